@@ -1,0 +1,34 @@
+# Set-up lives here so that the README's two commands work on a fresh machine:
+#   make demo   trains the small RDN preset on the embedded photos (set-up included)
+#   make test   runs the whole test suite (set-up included)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU wheel pinned by measurement (see README "Paddle version"); installed only when the venv
+# cannot already import paddle (AI Studio's preinstalled GPU Paddle is seen through
+# --system-site-packages and left alone).
+PADDLE_CPU ?= paddlepaddle==3.0.0
+
+.PHONY: setup test demo clean-venv
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt Makefile
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -c "import paddle" 2>/dev/null || $(PY) -m pip install -q "$(PADDLE_CPU)"
+	$(PY) -c "import paddle; print('paddle', paddle.__version__)"
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+test: $(VENV)/.test-installed
+	$(PY) -m pytest -q tests
+
+demo: setup
+	$(PY) -m paddle_sr.train demo
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,69 @@
+"""Model registry: ``create(name, scale=..., **kwargs)``, ``names()``, ``scales(name)``.
+
+A model file registers a factory with ``@register(name, scales=(2, 3, 4))``; the factory receives
+``scale`` plus keyword arguments and returns an ``nn.Layer`` whose ``forward(lr)`` maps a suite
+tensor (NCHW, [-1, 1]) to SR at ``scale``. Modules are imported explicitly below (no scanning).
+"""
+from ..errors import SRError
+
+_REGISTRY = {}
+
+
+def register(name, scales=(2, 3, 4)):
+    """Register ``factory(scale, **kwargs)`` under ``name``; ``scales=None`` means any scale > 1."""
+    def deco(factory):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = (factory, None if scales is None else tuple(scales))
+        return factory
+    return deco
+
+
+def names():
+    """Registered model names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def scales(name):
+    """Scales a model supports (a tuple), or None for arbitrary-scale models such as LIIF."""
+    return _entry(name)[1]
+
+
+def _entry(name):
+    if name not in _REGISTRY:
+        raise SRError(f"unknown model {name!r}; known models: {', '.join(names())}")
+    return _REGISTRY[name]
+
+
+def check_scale(name, scale):
+    """Raise SRError unless ``scale`` is supported by model ``name``."""
+    supported = scales(name)
+    if supported is None:
+        if not float(scale) > 1.0 - 1e-9:
+            raise SRError(f"model {name!r} needs a scale >= 1, got {scale}")
+    elif scale not in supported:
+        raise SRError(f"model {name!r} supports scale {', '.join(map(str, supported))}; got {scale}. "
+                      f"Pass one of these with --scale / scale=.")
+
+
+def create(name, scale=4, **kwargs):
+    """Build registered model ``name`` for ``scale``; unknown names/scales raise SRError."""
+    factory, _ = _entry(name)
+    check_scale(name, scale)
+    model = factory(scale=scale, **kwargs)
+    model.sr_name, model.sr_scale = name, scale
+    return model
+
+
+def count_parameters(model):
+    """All parameter elements, trainable or not (the official code's ``sum(p.numel())``)."""
+    return sum(int(p.numel()) for p in model.parameters())
+
+
+# Explicit imports register the models (order is irrelevant).
+from . import rdn  # noqa: E402,F401
+from . import edsr  # noqa: E402,F401
+from . import rcan  # noqa: E402,F401
+from . import rlfn  # noqa: E402,F401
+from . import srresnet  # noqa: E402,F401
+from . import liif  # noqa: E402,F401
