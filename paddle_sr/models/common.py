@@ -88,3 +88,20 @@ class Upsampler(nn.Sequential):
         else:
             raise ValueError(f"Upsampler supports scale 3 and powers of 2, got {scale}")
         super().__init__(*layers)
+
+
+def make_coord(shape, ranges=None, flatten=True):
+    """Pixel-centre coordinates of a grid (LIIF ``utils.make_coord``), as a numpy float32 array.
+
+    ``shape`` (H, W) -> (H*W, 2) with (y, x) in (-1, 1) (or ``ranges``), or (H, W, 2) if not flattened.
+    Numpy (not Paddle) so data workers can use it without touching the device.
+    """
+    import numpy as np
+
+    axes = []
+    for i, n in enumerate(shape):
+        v0, v1 = (-1.0, 1.0) if ranges is None else ranges[i]
+        r = (v1 - v0) / (2 * n)
+        axes.append(v0 + r + (2 * r) * np.arange(n, dtype=np.float64))
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).astype(np.float32)
+    return grid.reshape(-1, grid.shape[-1]) if flatten else grid
