@@ -56,8 +56,16 @@ def create(name, scale=4, **kwargs):
 
 
 def count_parameters(model):
-    """All parameter elements, trainable or not (the official code's ``sum(p.numel())``)."""
-    return sum(int(p.numel()) for p in model.parameters())
+    """Parameter elements as the official PyTorch code counts them (``sum(p.numel())``).
+
+    Frozen parameters (the mean-shift convs) count, as in PyTorch; BatchNorm running statistics do
+    not: Paddle stores them as (non-trainable) parameters, PyTorch as buffers.
+    """
+    import paddle.nn as nn
+
+    stats = {id(p) for layer in model.sublayers(include_self=True) if isinstance(layer, nn.layer.norm._BatchNormBase)
+             for p in (layer._mean, layer._variance)}
+    return sum(int(p.numel()) for p in model.parameters() if id(p) not in stats)
 
 
 # Explicit imports register the models (order is irrelevant).

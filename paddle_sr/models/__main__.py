@@ -1,0 +1,29 @@
+"""``python -m paddle_sr.models``: the registered models, their scales and parameter counts (markdown)."""
+import argparse
+import sys
+
+from . import count_parameters, create, names, scales
+
+ARBITRARY = (2, 3, 4)  # scales shown for arbitrary-scale models (the count does not depend on it)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("models", nargs="*", help="model names (default: all registered)")
+    args = ap.parse_args()
+    print("| name | paper | scales | parameters |")
+    print("|---|---|---|---|")
+    for name in args.models or names():
+        supported = scales(name)
+        counts, paper = [], ""
+        for s in supported or ARBITRARY[-1:]:
+            model = create(name, scale=s)
+            module = sys.modules[type(model).__module__]
+            paper = paper or (module.__name__.rsplit(".", 1)[-1], (module.__doc__ or "").split(" (")[0].strip())
+            counts.append(f"{count_parameters(model):,}")
+        shown = "any" if supported is None else " / ".join(f"x{s}" for s in supported)
+        print(f"| `{name}` | {paper[1]} (`models/{paper[0]}.py`) | {shown} | {' / '.join(counts)} |")
+
+
+if __name__ == "__main__":
+    main()
