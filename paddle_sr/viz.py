@@ -1,0 +1,156 @@
+"""The notebooks' ``show_image`` comparison figure, fixed.
+
+Panels, left to right: LR (shown at HR size with nearest or bicubic display interpolation), MATLAB
+bicubic x s, each model's SR, HR; PSNR/SSIM in every title (Y channel, ``scale`` pixels of border
+ignored: the benchmark protocol of ``paddle_sr.metrics``). An optional second row zooms into a crop.
+
+Fixed from the notebooks: SR is clipped to [-1, 1] and rounded before the uint8 cast (their
+``np.uint8(x)`` wrapped 1.2 into dark "bright spots"); LR is MATLAB bicubic, not PIL's; a grayscale
+or RGBA file works; the figure is built without pyplot (no global state, no display needed) and
+shown inline only inside a notebook.
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from .data import load_image, modcrop
+from .errors import SRError
+
+
+def _sr_to_uint8(sr):
+    """HxWx3 float in [-1, 1] -> uint8, clipped first so out-of-range values saturate instead of wrapping."""
+    return np.clip(np.round((np.asarray(sr, dtype=np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def _as_model(title, m, scale):
+    """An nn.Layer, a ``(name, scale, weights)`` tuple, or a weights path whose dict key is the model name."""
+    import paddle
+
+    from . import models
+    from .checkpoint import load_weights
+
+    if isinstance(m, paddle.nn.Layer):
+        model = m
+    elif isinstance(m, (tuple, list)) and len(m) == 3:
+        name, mscale, path = m
+        model = load_weights(models.create(name, scale=mscale), path)
+    elif isinstance(m, (str, os.PathLike)):
+        if title not in models.names():
+            raise SRError(f"cannot tell which model {os.fspath(m)} holds: use the model name as the title "
+                          f"({', '.join(models.names())}) or pass (name, scale, path)")
+        model = load_weights(models.create(title, scale=scale), m)
+    else:
+        raise SRError(f"model {title!r}: expected an nn.Layer, a (name, scale, weights_path) tuple or a "
+                      f".pdparams path, got {type(m).__name__}")
+    mscale = getattr(model, "sr_scale", None)
+    if mscale is not None and mscale != scale:
+        raise SRError(f"model {title!r} is built for x{mscale} but the figure is x{scale}; pass scale={mscale}")
+    return model
+
+
+def _in_notebook():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_panel="nearest", save=None,
+               show=None, gray=None, tile=None):
+    """Draw LR / bicubic / SR (one per model) / HR side by side with PSNR/SSIM; returns the Figure.
+
+    Args:
+        lr: HxWx3 uint8 LR image; made from ``hr`` by MATLAB bicubic when left out.
+        hr: HxWx3 uint8 HR image (modcropped to ``scale``); or ``path`` to an image file. With neither
+            lr nor hr, the embedded validation photo ``chelsea`` is used. Without HR there are no
+            HR panel and no scores.
+        models: ``{title: model}`` with model an ``nn.Layer``, a ``(name, scale, weights_path)``
+            tuple, or a ``.pdparams`` path (e.g. ``Best.pdparams``) when the title is a registered
+            model name; a single ``nn.Layer`` is shown as ``'SR'``.
+        scale: SR factor; the scores ignore ``scale`` pixels at each border.
+        crop: ``(top, left, height, width)`` in HR pixels: adds a row of zoomed crops and marks it.
+        lr_panel: ``'nearest'`` (shows the LR pixels) or ``'bicubic'`` display interpolation of LR.
+        save: PNG path to write (atomically).
+        show: display inline; default: only inside a Jupyter kernel (there, end the line with ``;``
+            when the call is a cell's last line, or Jupyter echoes the returned Figure a second time).
+        gray: scoring convention for a grayscale HR file (``None``, ``'matlab'``, ``'basicsr'``; see
+            ``paddle_sr.metrics``).
+        tile: LR tile size for large images (``paddle_sr.inference.super_resolve``).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    from .imresize import imresize
+    from .inference import super_resolve
+    from .metrics import psnr, ssim
+
+    if lr_panel not in ("nearest", "bicubic"):
+        raise SRError(f"lr_panel must be 'nearest' or 'bicubic', got {lr_panel!r}")
+    scale = int(scale)
+    if hr is None and path is not None:
+        hr = load_image(path)
+    if hr is None and lr is None:
+        from .data import EMBEDDED_VAL, _embedded_table
+        hr = load_image(dict(_embedded_table("val"))[EMBEDDED_VAL[0][0]])
+    if hr is not None:
+        hr = modcrop(np.asarray(hr, dtype=np.uint8), scale)
+        lr = imresize(hr, 1.0 / scale) if lr is None else np.asarray(lr, dtype=np.uint8)
+        if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
+            raise SRError(f"LR {lr.shape[1]}x{lr.shape[0]} times x{scale} is not the HR size "
+                          f"{hr.shape[1]}x{hr.shape[0]}; pass matching images or only hr")
+    if models is not None and not isinstance(models, dict):
+        models = {"SR": models}
+
+    panels = [(f"LR x1/{scale} ({lr_panel})", lr, lr_panel), ("Bicubic", imresize(lr, scale), "nearest")]
+    for title, m in (models or {}).items():
+        sr = super_resolve(_as_model(title, m, scale), lr, scale, tile=tile)
+        panels.append((title, _sr_to_uint8(sr), "nearest"))
+    if hr is not None:
+        panels.append(("HR", hr, "nearest"))
+
+    titles = []
+    for i, (title, img, _) in enumerate(panels):
+        if hr is not None and 0 < i < len(panels) - 1:
+            title += f"\nPSNR {psnr(img, hr, scale, y_channel=True, gray=gray):.2f} dB / " \
+                     f"SSIM {ssim(img, hr, scale, y_channel=True, gray=gray):.4f}"
+        titles.append(title)
+
+    h, w = lr.shape[0] * scale, lr.shape[1] * scale
+    rows = 2 if crop is not None else 1
+    fig = Figure(figsize=(3.6 * len(panels), 3.6 * rows * h / w + 0.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, len(panels), squeeze=False)
+    for j, (title, img, interp) in enumerate(panels):
+        ax = axes[0, j]
+        ax.imshow(img, interpolation=interp, extent=(0, w, h, 0))  # LR drawn at HR size
+        ax.set_title(titles[j], fontsize=9)
+        ax.set_axis_off()
+        if crop is not None:
+            top, left, ch, cw = (int(v) for v in crop)
+            if top < 0 or left < 0 or ch < 1 or cw < 1 or top + ch > h or left + cw > w:
+                raise SRError(f"crop {crop} (top, left, height, width) leaves the {w}x{h} HR image")
+            ax.add_patch(Rectangle((left, top), cw, ch, fill=False, edgecolor="yellow", linewidth=1.2))
+            zoom = axes[1, j]
+            zoom.imshow(img, interpolation=interp, extent=(0, w, h, 0))
+            zoom.set_xlim(left, left + cw)
+            zoom.set_ylim(top + ch, top)
+            zoom.set_axis_off()
+    if save is not None:
+        save = os.fspath(save)
+        folder = os.path.dirname(os.path.abspath(save))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format="png", dpi=100)
+            os.replace(tmp, save)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+    if show if show is not None else _in_notebook():
+        from IPython.display import display
+        display(fig)
+    return fig

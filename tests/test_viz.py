@@ -1,0 +1,94 @@
+"""show_image: panels, scores in the titles equal to paddle_sr.metrics, clipping, PNG, weights files."""
+import re
+
+import numpy as np
+import paddle
+import pytest
+from PIL import Image
+
+from paddle_sr import data as D
+from paddle_sr import models
+from paddle_sr.checkpoint import atomic_save
+from paddle_sr.errors import SRError
+from paddle_sr.imresize import imresize
+from paddle_sr.inference import super_resolve
+from paddle_sr.metrics import psnr, ssim
+from paddle_sr.viz import show_image
+
+
+class Constant(paddle.nn.Layer):
+    """Nearest upscaling plus an offset: outputs far outside [-1, 1] when the offset is large."""
+
+    def __init__(self, scale, offset):
+        super().__init__()
+        self.scale, self.offset = scale, offset
+
+    def forward(self, x):
+        return paddle.nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest") * 0.0 + self.offset
+
+
+@pytest.fixture(scope="module")
+def hr():
+    return D.embedded_images("val")[0][1][60:124, 180:248]  # 64x68 piece of chelsea
+
+
+def _scores(title):
+    m = re.search(r"PSNR ([\d.]+) dB / SSIM ([\d.]+)", title)
+    return (float(m.group(1)), float(m.group(2))) if m else None
+
+
+def test_panels_scores_and_png(hr, tmp_path):
+    paddle.seed(0)
+    net = models.create("rlfn_ntire", scale=4)
+    weights = tmp_path / "Best.pdparams"
+    atomic_save(net.state_dict(), weights)
+    out = tmp_path / "fig" / "compare.png"
+    fig = show_image(hr=hr, models={"mine": net, "rlfn_ntire": str(weights),
+                                    "tuple": ("rlfn_ntire", 4, str(weights))},
+                     scale=4, save=out, show=False)
+    assert out.is_file()
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] > im.size[1]
+    axes = fig.axes
+    assert len(axes) == 6  # LR, bicubic, 3 models, HR
+    titles = [a.get_title() for a in axes]
+    assert titles[0].startswith("LR") and titles[1].startswith("Bicubic") and titles[-1] == "HR"
+    assert _scores(titles[0]) is None and _scores(titles[-1]) is None
+
+    hr4 = D.modcrop(hr, 4)
+    lr = imresize(hr4, 0.25)
+    bic = imresize(lr, 4)
+    assert _scores(titles[1]) == (round(psnr(bic, hr4, 4), 2), round(ssim(bic, hr4, 4), 4))
+    sr = np.clip(np.round((super_resolve(net, lr, 4) + 1) * 127.5), 0, 255).astype(np.uint8)
+    expect = (round(psnr(sr, hr4, 4), 2), round(ssim(sr, hr4, 4), 4))
+    for j in (2, 3, 4):  # the same weights three ways: layer, Best.pdparams, (name, scale, path)
+        assert _scores(titles[j]) == expect
+        assert np.array_equal(np.asarray(axes[j].images[0].get_array()), sr)
+    assert np.array_equal(np.asarray(axes[-1].images[0].get_array()), hr4)
+
+
+def test_out_of_range_sr_saturates(hr):
+    fig = show_image(hr=hr, models={"hot": Constant(4, 1.7), "cold": Constant(4, -1.3)}, scale=4, show=False)
+    hot = np.asarray(fig.axes[2].images[0].get_array())
+    cold = np.asarray(fig.axes[3].images[0].get_array())
+    assert hot.dtype == np.uint8 and (hot == 255).all()  # the notebooks' np.uint8 wrapped 1.7 to 88
+    assert (cold == 0).all()
+
+
+def test_crop_row_lr_only_and_errors(hr, tmp_path):
+    fig = show_image(hr=hr, models=Constant(2, 0.0), scale=2, crop=(8, 10, 20, 24), lr_panel="bicubic", show=False)
+    assert len(fig.axes) == 8  # two rows of LR, bicubic, SR, HR
+    zoom = fig.axes[5]
+    assert zoom.get_xlim() == (10, 34) and zoom.get_ylim() == (28, 8)
+    lr_only = show_image(lr=hr[:20, :20], scale=3, show=False)
+    assert len(lr_only.axes) == 2 and all(_scores(a.get_title()) is None for a in lr_only.axes)
+    Image.fromarray(hr).convert("L").save(tmp_path / "gray.png")
+    assert len(show_image(path=tmp_path / "gray.png", scale=4, show=False).axes) == 3
+    with pytest.raises(SRError, match="built for x4 but the figure is x2"):
+        show_image(hr=hr, models={"x": models.create("rlfn_ntire", scale=4)}, scale=2, show=False)
+    with pytest.raises(SRError, match="cannot tell which model"):
+        show_image(hr=hr, models={"my run": str(tmp_path / "Best.pdparams")}, scale=4, show=False)
+    with pytest.raises(SRError, match="does not exist"):
+        show_image(hr=hr, models={"rlfn_ntire": str(tmp_path / "missing.pdparams")}, scale=4, show=False)
+    with pytest.raises(SRError, match="leaves the"):
+        show_image(hr=hr, scale=4, crop=(60, 0, 30, 30), show=False)
