@@ -51,8 +51,9 @@ def read_state_dict(path):
 def check_state_dict(model, state, source="checkpoint"):
     """Raise SRError listing missing/unexpected keys and shape mismatches between model and state."""
     own = model.state_dict()
-    # value_range is optional in a file: the notebooks' .pdparams predate it and mean [-1, 1].
-    missing = [k for k in own if k not in state and k != "value_range"]
+    # value_range (also a nested encoder's) is optional in a file: the notebooks' .pdparams
+    # predate it and mean [-1, 1].
+    missing = [k for k in own if k not in state and k.rsplit(".", 1)[-1] != "value_range"]
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k}: file {list(state[k].shape)} vs model {list(own[k].shape)}"
               for k in own if k in state and list(state[k].shape) != list(own[k].shape)]
