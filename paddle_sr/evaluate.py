@@ -1,0 +1,222 @@
+"""Benchmark evaluation: ``python -m paddle_sr.evaluate --model NAME --scale S --weights FILE --data DIR ...``.
+
+Protocol (DESIGN.md §4, printed in the header line and stored under ``"protocol"`` in the JSON):
+HR top-left cropped to a multiple of the scale; LR = MATLAB ``imresize(hr, 1/s, 'bicubic')``
+(``paddle_sr.imresize``); SR clipped and rounded to uint8 (``--float`` keeps it unrounded, LIIF's
+convention); PSNR / SSIM (``paddle_sr.metrics``) on Y, ignoring ``s`` pixels at each border.
+A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB and scored by the
+``--gray`` convention: ``matlab`` (its gray values; bicubic/EDSR/RDN/RCAN tables) or ``basicsr``
+(Y of the replicated RGB; the RLFN paper). ``--model bicubic`` is the bicubic baseline
+(MATLAB ``imresize(lr, s)``), no weights needed.
+
+Example::
+
+    python -m paddle_sr.evaluate --model bicubic --scale 4 --data ../shared/benchmarks/Set5 \\
+        ../shared/benchmarks/Set14 ../shared/benchmarks/B100 --out bicubic_x4.json
+"""
+import argparse
+import json
+import os
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+from .data import is_grayscale_file, list_images, load_image, modcrop, to_uint8
+from .errors import SRError, cli_main
+from .imresize import imresize
+from .metrics import GRAY_CONVENTIONS, psnr, ssim
+
+BICUBIC = "bicubic"
+
+
+def resolve_set(path):
+    """(set name, folder of HR images) for ``path`` = the set folder (with an ``HR`` subfolder) or ``HR`` itself."""
+    path = os.path.normpath(os.fspath(path))
+    if not os.path.exists(path):
+        raise SRError(f"data folder {path} does not exist; pass a benchmark set folder such as "
+                      f"../shared/benchmarks/Set5 (or its HR subfolder)")
+    if not os.path.isdir(path):
+        raise SRError(f"{path} is a file; --data takes folders of HR images (one per benchmark set)")
+    if os.path.isdir(os.path.join(path, "HR")):
+        return os.path.basename(os.path.abspath(path)), os.path.join(path, "HR")
+    name = os.path.basename(os.path.abspath(path))
+    if name.upper() == "HR":
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return name, path
+
+
+def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
+             tile=None, tile_overlap=16, float_output=False):
+    """The evaluation protocol as a dict (stored in the results next to the numbers)."""
+    return {"model": model_name, "scale": scale,
+            "hr": f"top-left modcrop to a multiple of {scale}",
+            "lr": f"MATLAB bicubic imresize(hr, 1/{scale}) (antialiased cubic a=-0.5)",
+            "sr": "clipped to [0,255], float" if float_output else "clipped and rounded to uint8",
+            "channel": "Y (BT.601, 16-235)" if y_channel else "RGB",
+            "crop_border": scale if crop_border is None else int(crop_border),
+            "gray": gray, "metrics": "PSNR, SSIM (11x11 Gaussian sigma 1.5, MATLAB), float64",
+            "self_ensemble": bool(self_ensemble), "tile": tile, "tile_overlap": tile_overlap if tile else None}
+
+
+def protocol_line(p):
+    """One line stating the protocol, printed above every table."""
+    extra = (" | self-ensemble x8" if p["self_ensemble"] else "") + \
+            (f" | tiles {p['tile']} overlap {p['tile_overlap']}" if p["tile"] else "")
+    return (f"{p['model']} x{p['scale']} | HR modcrop, LR MATLAB bicubic | SR {p['sr']} | "
+            f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
+
+
+def save_png(img, path):
+    """Write an HxWx3 uint8 array as PNG atomically (temporary file in the same folder, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
+    os.close(fd)
+    try:
+        Image.fromarray(img).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _super_resolve(model, lr, scale, opts):
+    """uint8 LR -> SR on [0, 255]: uint8, or float64 when ``float_output``."""
+    if model is None:
+        if opts["float_output"]:
+            return np.clip(imresize(lr.astype(np.float64), scale), 0, 255)
+        return imresize(lr, scale)
+    from .inference import super_resolve
+    sr = super_resolve(model, lr, scale, tile=opts["tile"], tile_overlap=opts["tile_overlap"],
+                       self_ensemble=opts["self_ensemble"])
+    if opts["float_output"]:
+        return np.clip((sr.astype(np.float64) + 1.0) * 127.5, 0, 255)
+    return to_uint8(sr.transpose(2, 0, 1))
+
+
+def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
+             tile=None, tile_overlap=16, save_dir=None, float_output=False, progress=True):
+    """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
+
+    Returns ``{"<set>": {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}, "protocol": {...}}``.
+    """
+    if isinstance(data_dirs, (str, os.PathLike)):
+        data_dirs = [data_dirs]
+    if int(scale) != scale or scale < 1:
+        raise SRError(f"the benchmark protocol needs an integer scale >= 1 (HR modcrop, 1/s bicubic LR), got {scale}")
+    scale = int(scale)
+    if gray not in GRAY_CONVENTIONS:
+        raise SRError(f"unknown gray convention {gray!r}; use one of {', '.join(GRAY_CONVENTIONS)}")
+    bicubic = model is None or (isinstance(model, str) and model == BICUBIC)
+    if isinstance(model, str) and not bicubic:
+        raise SRError(f"evaluate takes a model object or {BICUBIC!r}, got the string {model!r}")
+    model = None if bicubic else model
+    name = BICUBIC if bicubic else getattr(model, "sr_name", type(model).__name__)
+    crop = scale if crop_border is None else int(crop_border)
+    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output}
+    sets = [resolve_set(d) for d in data_dirs]
+    files = {folder: list_images(folder) for _, folder in sets}  # fail on an empty folder before any work
+    results = {}
+    for set_name, folder in sets:
+        key, n = set_name, 2
+        while key in results or key == "protocol":
+            key, n = f"{set_name}_{n}", n + 1
+        images = {}
+        paths = files[folder]
+        if progress:
+            from tqdm import tqdm
+            paths = tqdm(paths, desc=key, leave=False, unit="img")
+        for path in paths:
+            img_name = os.path.splitext(os.path.basename(path))[0]
+            hr = modcrop(load_image(path), scale)
+            if min(hr.shape[:2]) < scale or min(hr.shape[:2]) - 2 * crop < 11:
+                raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is too small for x{scale} with a "
+                              f"{crop}-pixel border; remove it from the set")
+            lr = imresize(hr, 1.0 / scale)
+            sr = _super_resolve(model, lr, scale, opts)
+            if sr.shape != hr.shape:
+                raise SRError(f"SR of {path} is {sr.shape[1]}x{sr.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}; "
+                              f"was the model built for x{scale}?")
+            g = gray if is_grayscale_file(path) else None
+            images[img_name] = {"psnr": psnr(sr, hr, crop, y_channel, g), "ssim": ssim(sr, hr, crop, y_channel, g)}
+            if save_dir is not None:
+                out = sr if sr.dtype == np.uint8 else np.clip(np.round(sr), 0, 255).astype(np.uint8)
+                save_png(out, os.path.join(os.fspath(save_dir), key, img_name + ".png"))
+        results[key] = {"psnr": float(np.mean([v["psnr"] for v in images.values()])),
+                        "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
+    results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
+                                   self_ensemble=self_ensemble, tile=tile, tile_overlap=tile_overlap,
+                                   float_output=float_output)
+    return results
+
+
+def format_table(results):
+    """Header line with the protocol, then one ``set  PSNR  SSIM  (n images)`` row per set."""
+    lines = [protocol_line(results["protocol"]), f"{'set':<12} {'PSNR':>8} {'SSIM':>7}  images"]
+    for key, r in results.items():
+        if key != "protocol":
+            lines.append(f"{key:<12} {r['psnr']:8.2f} {r['ssim']:7.4f}  {len(r['images'])}")
+    return "\n".join(lines)
+
+
+def build_model(name, scale, weights):
+    """A registered model with ``weights`` loaded (``None`` for the bicubic baseline)."""
+    if name == BICUBIC:
+        if weights:
+            raise SRError("--model bicubic takes no --weights; drop the option or name the model they belong to")
+        return None
+    from .checkpoint import load_weights
+    from .models import create
+
+    model = create(name, scale=scale)
+    if not weights:
+        raise SRError(f"--model {name} needs --weights FILE (a .pdparams); random weights give meaningless numbers")
+    load_weights(model, weights)
+    model.eval()
+    return model
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m paddle_sr.evaluate",
+                                 description="PSNR/SSIM of a model (or bicubic) on benchmark sets, by the SR protocol.")
+    ap.add_argument("--model", required=True, help="registered model name, or 'bicubic'")
+    ap.add_argument("--scale", required=True, type=int)
+    ap.add_argument("--weights", help=".pdparams file (converted official checkpoints carry their value range)")
+    ap.add_argument("--data", required=True, nargs="+", metavar="DIR", help="set folders (or their HR subfolders)")
+    ap.add_argument("--out", metavar="F.json", help="write the results as JSON")
+    ap.add_argument("--save-images", metavar="DIR", help="save SR PNGs to DIR/<set>/<image>.png")
+    ap.add_argument("--gray", choices=GRAY_CONVENTIONS, default="matlab",
+                    help="scoring of grayscale files (Set14 bridge): matlab = gray values, basicsr = Y of RGB")
+    ap.add_argument("--rgb", action="store_true", help="score RGB instead of Y")
+    ap.add_argument("--crop", type=int, default=None, metavar="N", help="border to ignore (default: the scale)")
+    ap.add_argument("--float", dest="float_output", action="store_true", help="score unrounded SR (LIIF)")
+    ap.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations (the papers' '+' rows)")
+    ap.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (bounded memory)")
+    ap.add_argument("--tile-overlap", type=int, default=16, metavar="M")
+    ap.add_argument("--device", default=None, help="paddle device, e.g. cpu or gpu:0 (default: Paddle's)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    if args.device:
+        import paddle
+        paddle.set_device(args.device)
+    model = build_model(args.model, args.scale, args.weights)
+    results = evaluate(model, args.scale, args.data, gray=args.gray, y_channel=not args.rgb, crop_border=args.crop,
+                       self_ensemble=args.self_ensemble, tile=args.tile, tile_overlap=args.tile_overlap,
+                       save_dir=args.save_images, float_output=args.float_output, progress=not args.quiet)
+    results["protocol"]["model"] = args.model
+    results["protocol"]["weights"] = args.weights
+    print(format_table(results))
+    if args.out:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(tmp, args.out)
+    return results
+
+
+if __name__ == "__main__":
+    cli_main(main)
