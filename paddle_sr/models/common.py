@@ -50,6 +50,30 @@ def default_conv(in_channels, out_channels, kernel_size, bias=True):
     return nn.Conv2D(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias_attr=None if bias else False)
 
 
+def init_like_torch(model):
+    """Re-initialise every trainable ``Conv2D`` / ``Linear`` in ``model`` as PyTorch's defaults do.
+
+    PyTorch draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with
+    a = sqrt(5)); Paddle's default is He-normal weights and zero biases, about 2.4x larger. The official
+    EDSR / RCAN code trains from the PyTorch defaults, and with Paddle's a 200-block RCAN's output
+    overflows float32 already at 16x16. Frozen parameters (``MeanShift``) keep their values.
+    Returns ``model``.
+    """
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, nn.Conv2D):
+            shape = layer.weight.shape  # [out, in / groups, kh, kw], fan_in as PyTorch computes it
+            fan_in = shape[1] * shape[2] * shape[3]
+        elif isinstance(layer, nn.Linear):
+            fan_in = layer.weight.shape[0]  # Paddle stores Linear weights as [in, out]
+        else:
+            continue
+        bound = 1.0 / math.sqrt(fan_in)
+        for param in (layer.weight, layer.bias):
+            if param is not None and not param.stop_gradient:
+                param.set_value(paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound))
+    return model
+
+
 class MeanShift(nn.Conv2D):
     """Subtract (sign=-1) or add (sign=+1) the dataset RGB mean, as a frozen 1x1 conv.
 
@@ -94,7 +118,9 @@ def make_coord(shape, ranges=None, flatten=True):
     """Pixel-centre coordinates of a grid (LIIF ``utils.make_coord``), as a numpy float32 array.
 
     ``shape`` (H, W) -> (H*W, 2) with (y, x) in (-1, 1) (or ``ranges``), or (H, W, 2) if not flattened.
-    Numpy (not Paddle) so data workers can use it without touching the device.
+    Numpy (not Paddle) so data workers can use it without touching the device. Bit-identical to the
+    official ``v0 + r + (2 * r) * torch.arange(n).float()``: PyTorch rounds the two Python-float
+    constants to float32 and computes in float32 (float64 arithmetic differs by 1 ulp at some sizes).
     """
     import numpy as np
 
@@ -102,6 +128,6 @@ def make_coord(shape, ranges=None, flatten=True):
     for i, n in enumerate(shape):
         v0, v1 = (-1.0, 1.0) if ranges is None else ranges[i]
         r = (v1 - v0) / (2 * n)
-        axes.append(v0 + r + (2 * r) * np.arange(n, dtype=np.float64))
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).astype(np.float32)
+        axes.append(np.float32(v0 + r) + np.float32(2 * r) * np.arange(n).astype(np.float32))
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
     return grid.reshape(-1, grid.shape[-1]) if flatten else grid

@@ -15,7 +15,7 @@ import paddle
 import paddle.nn as nn
 
 from . import register
-from .common import SRModel
+from .common import SRModel, init_like_torch
 
 CONFIGS = {"A": (20, 6, 32), "B": (16, 8, 64)}  # (D, C, G) from the paper, Sec. 5.1
 
@@ -71,17 +71,22 @@ class RDN(SRModel):
         self.RDBs = nn.LayerList([RDB(G0, G, C, k) for _ in range(D)])
         self.GFF = nn.Sequential(nn.Conv2D(D * G0, G0, 1), nn.Conv2D(G0, G0, k, padding=pad))
         self.out_dim = G0 if no_upsampling else n_colors
-        if no_upsampling:
-            return
+        if not no_upsampling:
+            self.UPNet = self._upnet(scale, G0, G, k, pad, n_colors)
+        # The official code trains from PyTorch's default init; Paddle's He-normal default makes the
+        # untrained 16-block network's output explode (std ~8e3 on [-1, 1] input).
+        init_like_torch(self)
+
+    @staticmethod
+    def _upnet(scale, G0, G, k, pad, n_colors):
         if scale in (2, 3):
-            self.UPNet = nn.Sequential(nn.Conv2D(G0, G * scale * scale, k, padding=pad), nn.PixelShuffle(scale),
-                                       nn.Conv2D(G, n_colors, k, padding=pad))
-        elif scale == 4:
-            self.UPNet = nn.Sequential(nn.Conv2D(G0, G * 4, k, padding=pad), nn.PixelShuffle(2),
-                                       nn.Conv2D(G, G * 4, k, padding=pad), nn.PixelShuffle(2),
-                                       nn.Conv2D(G, n_colors, k, padding=pad))
-        else:
-            raise ValueError(f"RDN supports scale 2, 3 or 4, got {scale}")
+            return nn.Sequential(nn.Conv2D(G0, G * scale * scale, k, padding=pad), nn.PixelShuffle(scale),
+                                 nn.Conv2D(G, n_colors, k, padding=pad))
+        if scale == 4:
+            return nn.Sequential(nn.Conv2D(G0, G * 4, k, padding=pad), nn.PixelShuffle(2),
+                                 nn.Conv2D(G, G * 4, k, padding=pad), nn.PixelShuffle(2),
+                                 nn.Conv2D(G, n_colors, k, padding=pad))
+        raise ValueError(f"RDN supports scale 2, 3 or 4, got {scale}")
 
     def forward_native(self, x):
         f_1 = self.SFENet1(x)
