@@ -1,0 +1,1 @@
+"""Download-and-prepare scripts for DIV2K, CelebA and the benchmark sets (run each with --help)."""
