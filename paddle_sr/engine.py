@@ -1,0 +1,140 @@
+"""Paddle Inference runner for an exported model (``python -m paddle_sr.export``).
+
+``InferenceEngine(dir)`` loads the exported graph into a Paddle Inference predictor and is called
+like the eager model: ``engine(lr)`` with an NCHW float32 array (or Paddle tensor) in the suite's
+[-1, 1] returns SR of the same kind, so it can stand in for the model inside tiled inference.
+
+Why a predictor: on a 2-core CPU the eager model pays Python/op-dispatch overhead per layer and
+runs most kernels on one core; the predictor runs the whole graph in C++ with oneDNN kernels
+(``benchmarks/README.md`` has the measurements). Backends:
+- CPU: oneDNN (``mkldnn=True``, the default where the installed Paddle has it) with
+  ``threads`` math threads; ``mkldnn=False`` is the plain CPU kernels (bit-identical to eager).
+- GPU: used when Paddle is compiled with CUDA and ``device`` is ``gpu`` (the default then);
+  ``tensorrt=True`` adds TensorRT FP32 subgraphs with dynamic shapes.
+"""
+import json
+import os
+
+import numpy as np
+import paddle
+
+from .errors import SRError
+
+META_FILE = "sr_meta.json"
+PREFIX = "model"
+
+
+def model_files(folder):
+    """(graph file, params file) of an export folder; SRError when the folder holds none."""
+    folder = os.fspath(folder)
+    params = os.path.join(folder, PREFIX + ".pdiparams")
+    # Paddle >= 3 writes the PIR graph as .json; older versions a ProgramDesc .pdmodel.
+    for ext in (".json", ".pdmodel"):
+        graph = os.path.join(folder, PREFIX + ext)
+        if os.path.isfile(graph) and os.path.isfile(params):
+            return graph, params
+    raise SRError(f"{folder} holds no exported model ({PREFIX}.json or {PREFIX}.pdmodel plus {PREFIX}.pdiparams); "
+                  f"create one with `python -m paddle_sr.export --model NAME --scale S --weights FILE --out {folder}`")
+
+
+def read_meta(folder):
+    """The export's ``sr_meta.json`` (model name, scale, Paddle version), or {} for a bare export."""
+    path = os.path.join(os.fspath(folder), META_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def default_device():
+    return "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+
+
+class InferenceEngine:
+    """Run an exported SR model with Paddle Inference.
+
+    Args:
+        folder: export folder written by ``paddle_sr.export.export``.
+        device: 'cpu' or 'gpu' (default: gpu when available).
+        threads: CPU math threads (default: all cores ``os.cpu_count()``).
+        mkldnn: use oneDNN kernels on CPU (default True; they deviate from eager by about 2e-3 on
+            the 0-255 scale, float32 summation order; False gives the eager kernels' results).
+        tensorrt: on GPU, run TensorRT FP32 subgraphs (needs a TensorRT-enabled Paddle).
+        ir_optim: Paddle Inference graph optimisation passes.
+    """
+
+    def __init__(self, folder, device=None, threads=None, mkldnn=True, tensorrt=False, ir_optim=True):
+        from paddle import inference
+
+        graph, params = model_files(folder)
+        meta = read_meta(folder)
+        self.folder = os.fspath(folder)
+        self.sr_name, self.sr_scale = meta.get("model"), meta.get("scale")
+        self.device = device or default_device()
+        if self.device not in ("cpu", "gpu"):
+            raise SRError(f"engine device must be 'cpu' or 'gpu', got {self.device!r}")
+        if self.device == "gpu" and not paddle.device.is_compiled_with_cuda():
+            raise SRError("device 'gpu' needs a CUDA build of Paddle (pip install paddlepaddle-gpu); use --device cpu")
+        config = inference.Config(graph, params)
+        config.switch_ir_optim(ir_optim)
+        config.disable_glog_info()
+        if self.device == "gpu":
+            config.enable_use_gpu(256, 0)
+            if tensorrt:
+                config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
+                                              precision_mode=inference.PrecisionType.Float32,
+                                              use_static=False, use_calib_mode=False)
+                config.enable_tuned_tensorrt_dynamic_shape()
+        else:
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
+            if mkldnn:
+                config.enable_mkldnn()
+            else:
+                config.disable_mkldnn()
+        self.mkldnn = bool(mkldnn) and self.device == "cpu"
+        self.predictor = inference.create_predictor(config)
+        self._input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self._output_name = self.predictor.get_output_names()[0]
+
+    @classmethod
+    def from_model(cls, model, **kwargs):
+        """Export eager ``model`` (weights loaded) to a temporary folder and load it; kwargs as ``__init__``.
+
+        The predictor reads the files when it is created, so the folder is removed right after.
+        This is what ``--engine inference`` in predict/evaluate does.
+        """
+        import tempfile
+
+        from .export import export
+
+        with tempfile.TemporaryDirectory(prefix="paddle_sr_export_") as tmp:
+            export(model, tmp)
+            engine = cls(tmp, **kwargs)
+        engine.folder = None
+        return engine
+
+    def run(self, lr):
+        """NCHW float32 numpy array in [-1, 1] -> SR numpy array."""
+        lr = np.ascontiguousarray(lr, dtype=np.float32)
+        if lr.ndim != 4 or lr.shape[1] != 3:
+            raise SRError(f"engine input must be N x 3 x H x W, got shape {tuple(lr.shape)}")
+        self._input.reshape(list(lr.shape))
+        self._input.copy_from_cpu(lr)
+        self.predictor.run()
+        return self.predictor.get_output_handle(self._output_name).copy_to_cpu()
+
+    def __call__(self, lr):
+        # A Paddle tensor in gives a tensor out, so the engine can replace ``model`` in code that
+        # calls ``model(lr)`` on tensors (tiled inference); numpy in gives numpy out.
+        if isinstance(lr, paddle.Tensor):
+            return paddle.to_tensor(self.run(lr.numpy()), place=lr.place)
+        return self.run(lr)
+
+    def eval(self):
+        """No-op, so code written for an ``nn.Layer`` (``model.eval()``) accepts an engine."""
+        return self
+
+    def __repr__(self):
+        backend = "oneDNN" if self.mkldnn else self.device
+        return f"InferenceEngine({self.folder!r}, {self.sr_name} x{self.sr_scale}, {backend})"

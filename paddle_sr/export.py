@@ -1,0 +1,85 @@
+"""Export a model for deployment: ``paddle.jit.save`` with a dynamic height/width input.
+
+    python -m paddle_sr.export --model rlfn_ntire --scale 4 --weights rlfn_ntire_x4.pdparams --out export/rlfn_ntire_x4
+
+writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
+``OUT/sr_meta.json``. The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
+height/width (``InputSpec([None, 3, None, None])``) and returns SR in [-1, 1]; the weights' own
+value range (``value_range`` buffer) is baked in, so the exported model needs no knowledge of it.
+Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceEngine(OUT)``.
+
+Arbitrary-scale models (LIIF) are exported as fixed-scale renderers: ``forward(lr)`` at the model's
+``scale``.
+"""
+import argparse
+import json
+import os
+import shutil
+import tempfile
+
+import paddle
+from paddle.static import InputSpec
+
+from . import models
+from .checkpoint import load_weights
+from .engine import META_FILE, PREFIX, model_files
+from .errors import SRError, cli_main
+
+
+def export(model, out, name=None, scale=None):
+    """Save ``model.forward`` as a static graph with dynamic H/W under folder ``out``; returns ``out``.
+
+    Files appear all at once (written in a temporary sibling folder, then moved), so a failed
+    export never leaves a half-written model next to an older good one.
+    """
+    out = os.fspath(out)
+    name = name or getattr(model, "sr_name", type(model).__name__)
+    scale = scale if scale is not None else getattr(model, "sr_scale", None)
+    model.eval()
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    own_forward = vars(model).get("forward")  # normally None: forward is the class method
+    tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".", suffix=".tmp", dir=parent)
+    try:
+        static = paddle.jit.to_static(model, input_spec=[InputSpec([None, 3, None, None], "float32", "lr")],
+                                      full_graph=True)
+        paddle.jit.save(static, os.path.join(tmp, PREFIX))
+        with open(os.path.join(tmp, META_FILE), "w") as f:
+            json.dump({"model": name, "scale": scale, "paddle": paddle.__version__,
+                       "input": "NCHW float32 in [-1, 1], any H/W", "output": "NCHW float32 in [-1, 1]"}, f, indent=1)
+        os.makedirs(out, exist_ok=True)
+        for ext in (".json", ".pdmodel"):  # a stale graph of the other format would shadow the new one
+            stale = os.path.join(out, PREFIX + ext)
+            if os.path.exists(stale):
+                os.remove(stale)
+        for fname in os.listdir(tmp):
+            os.replace(os.path.join(tmp, fname), os.path.join(out, fname))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        # to_static swaps in a static forward on the instance; give the caller back an eager layer.
+        if own_forward is None:
+            vars(model).pop("forward", None)
+        else:
+            model.forward = own_forward
+    model_files(out)  # fails loudly if Paddle wrote something unexpected
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(models.names())}")
+    p.add_argument("--scale", type=float, default=4, help="upscaling factor (default 4)")
+    p.add_argument("--weights", required=True, help=".pdparams to export (official weights: convert them first)")
+    p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")
+    args = p.parse_args(argv)
+    scale = int(args.scale) if float(args.scale).is_integer() else args.scale
+    model = models.create(args.model, scale=scale)
+    load_weights(model, args.weights)
+    export(model, args.out, name=args.model, scale=scale)
+    graph, params = model_files(args.out)
+    print(f"exported {args.model} x{scale} -> {graph}, {params}")
+
+
+if __name__ == "__main__":
+    cli_main(main)
