@@ -75,3 +75,14 @@ from . import rcan  # noqa: E402,F401
 from . import rlfn  # noqa: E402,F401
 from . import srresnet  # noqa: E402,F401
 from . import liif  # noqa: E402,F401
+from . import srcnn  # noqa: E402,F401
+from . import espcn  # noqa: E402,F401
+from . import vdsr  # noqa: E402,F401
+from . import drcn  # noqa: E402,F401
+from . import drrn  # noqa: E402,F401
+from . import esrgan  # noqa: E402,F401
+from . import wdsr  # noqa: E402,F401
+from . import lapsrn  # noqa: E402,F401
+from . import san  # noqa: E402,F401
+from . import swinir  # noqa: E402,F401
+from . import ignn  # noqa: E402,F401
