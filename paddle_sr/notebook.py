@@ -1,0 +1,209 @@
+"""Reading a run folder back, for the notebooks: the model it trained, its curves, the benchmark sets.
+
+    from paddle_sr.notebook import load_run, plot_curves, find_benchmarks
+    model = load_run("output/rdn_x4")                  # config.json's model with Best.pdparams
+    plot_curves("output/rdn_x4", save="curves.png")    # loss and validation PSNR from the VisualDL logs
+    sets = find_benchmarks(["Set5", "Set14"])          # ../shared/benchmarks or data/benchmarks
+
+A run's VisualDL logs are one ``vdl/vdlrecords.<time>.log`` per invocation (a resumed run adds a
+file); ``read_scalars`` merges them in time order, a later file winning for a repeated iteration.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+from .errors import SRError
+
+# Where the benchmark sets are looked for, in order: the environment, the copy beside the checkout
+# (CI, this project's machines), and what ``data_scripts/benchmarks.py --root data/benchmarks`` makes.
+BENCHMARK_ROOTS = ("$PADDLE_SR_BENCHMARKS", "{repo}/../shared/benchmarks", "data/benchmarks", "{repo}/data/benchmarks")
+
+
+def read_config(run_dir):
+    """The resolved recipe of a run (its ``config.json``) as a dict."""
+    path = os.path.join(os.fspath(run_dir), "config.json")
+    if not os.path.isfile(path):
+        raise SRError(f"{path} does not exist; {run_dir} is not a training run folder "
+                      f"(train first: python -m paddle_sr.train RECIPE)")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_run(run_dir, weights="Best.pdparams"):
+    """The model a run trained (architecture, scale and model_kwargs from ``config.json``) with
+    ``weights`` (a file name inside the run folder, or a path) loaded, in eval mode."""
+    from . import models
+    from .checkpoint import load_weights
+
+    cfg = read_config(run_dir)
+    path = weights if os.path.dirname(os.fspath(weights)) else os.path.join(os.fspath(run_dir), weights)
+    if not os.path.isfile(path):
+        raise SRError(f"{path} does not exist; the run writes Best.pdparams at its first validation "
+                      f"(every val_every={cfg.get('val_every')} iterations) — train longer or pick Model.pdparams")
+    model = load_weights(models.create(cfg["model"], scale=cfg["scale"], **cfg.get("model_kwargs", {})), path)
+    model.eval()
+    return model
+
+
+def run_progress(run_dir):
+    """(iterations done, iterations planned) of a run, from its state file and ``config.json``."""
+    import paddle
+
+    cfg = read_config(run_dir)
+    state = os.path.join(os.fspath(run_dir), "state.pdstate")
+    done = int(paddle.load(state)["iteration"]) if os.path.isfile(state) else 0
+    return done, int(cfg["iterations"])
+
+
+def require_finished(run_dir, what_next="the next stage"):
+    """SRError unless the run has done all its iterations: a warm start (next RLFN stage, SRGAN from
+    SRResNet, x4 from x2) must not begin from a run that ``--max_minutes`` stopped halfway."""
+    done, total = run_progress(run_dir)
+    if done < total:
+        raise SRError(f"{run_dir} stopped at iteration {done} of {total} (--max_minutes or --stop_after); "
+                      f"rerun the training cell to continue it before {what_next} starts from its Best.pdparams")
+
+
+def _log_files(run_dir):
+    folder = os.path.join(os.fspath(run_dir), "vdl")
+    if not os.path.isdir(folder):
+        raise SRError(f"{folder} does not exist; {run_dir} has no VisualDL logs (is it a training run folder?)")
+    files = [f for f in os.listdir(folder) if re.fullmatch(r"vdlrecords\.\d+\.log", f)]
+    if not files:
+        raise SRError(f"{folder} holds no vdlrecords.*.log file; the run has not logged anything yet")
+    # The number in the name is the writer's start time: it orders the invocations of a resumed run.
+    return [os.path.join(folder, f) for f in sorted(files, key=lambda f: int(f.split(".")[1]))]
+
+
+def read_scalars(run_dir):
+    """``{tag: (iterations, values)}`` (numpy arrays sorted by iteration) from a run's VisualDL logs."""
+    from visualdl import LogReader
+
+    merged = {}
+    for path in _log_files(run_dir):
+        reader = LogReader(file_path=path)
+        for tag in reader.get_tags().get("scalar", []):
+            points = merged.setdefault(tag, {})
+            for record in reader.get_data("scalar", tag):
+                points[int(record.id)] = float(record.value)
+    return {tag: (np.array(sorted(p), dtype=np.int64), np.array([p[k] for k in sorted(p)], dtype=np.float64))
+            for tag, p in merged.items()}
+
+
+def plot_curves(run_dir, save=None, show=None):
+    """Training losses (left; log scale unless a loss is <= 0) and validation PSNR with the bicubic reference (right); the Figure.
+
+    ``save``: PNG path to write; ``show``: display inline (default: inside a Jupyter kernel only).
+    """
+    from matplotlib.figure import Figure
+
+    from .viz import _in_notebook
+
+    scalars = read_scalars(run_dir)
+    terms = [t for t in scalars if t.startswith("train/") and t not in ("train/loss", "train/lr")]
+    if len(terms) == 1 and np.array_equal(scalars[terms[0]][1], scalars.get("train/loss", (0, None))[1]):
+        del scalars[terms[0]]  # a single loss term is the loss itself: one line, not two on top of each other
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    ax_loss, ax_psnr = fig.subplots(1, 2)
+    losses = sorted(t for t in scalars if t.startswith("train/") and t != "train/lr")
+    for tag in losses:
+        steps, values = scalars[tag]
+        style = "-" if tag == "train/loss" else "--"
+        ax_loss.plot(steps, values, style, label=tag[len("train/"):], marker="." if len(steps) < 30 else None)
+    # Log scale shows a loss that keeps falling by decades; a loss that can be <= 0 needs a linear axis.
+    ax_loss.set_yscale("log" if losses and all((scalars[t][1] > 0).all() for t in losses) else "linear")
+    ax_loss.set_xlabel("iteration")
+    ax_loss.set_title(f"{os.path.basename(os.path.normpath(os.fspath(run_dir)))}: training loss")
+    for tag in sorted(t for t in scalars if re.fullmatch(r"val/.+/(psnr|srresnet_psnr)", t)):
+        steps, values = scalars[tag]
+        ax_psnr.plot(steps, values, marker="o", label=tag[len("val/"):])
+        bic = tag.rsplit("/", 1)[0] + "/bicubic_psnr"
+        if bic in scalars and tag.endswith("/psnr") and not tag.endswith("srresnet_psnr"):
+            ax_psnr.plot(*scalars[bic], ":", color="gray", label=bic[len("val/"):])
+    ax_psnr.set_xlabel("iteration")
+    ax_psnr.set_ylabel("dB")
+    ax_psnr.set_title("validation PSNR (Y, border = scale)")
+    for ax in (ax_loss, ax_psnr):
+        if ax.lines:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if save is not None:
+        save = os.fspath(save)
+        os.makedirs(os.path.dirname(os.path.abspath(save)), exist_ok=True)
+        tmp = save + ".tmp.png"  # written whole, then renamed: never a torn PNG
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, save)
+    if show if show is not None else _in_notebook():
+        from IPython.display import display
+        display(fig)
+    return fig
+
+
+def find_benchmarks(names=("Set5", "Set14", "B100"), roots=None, repo=None):
+    """Folders ``ROOT/<name>`` (each with ``HR/``) for the sets found in the first root holding any of them.
+
+    Roots default to ``BENCHMARK_ROOTS``; sets missing there are left out (say which with a print), and
+    an SRError names the download command when none is found.
+    """
+    repo = os.fspath(repo) if repo is not None else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tried = []
+    for root in roots or BENCHMARK_ROOTS:
+        root = os.path.expandvars(root.format(repo=repo)) if isinstance(root, str) else os.fspath(root)
+        if not root or root.startswith("$"):
+            continue
+        root = os.path.normpath(root)
+        tried.append(root)
+        found = [os.path.join(root, n) for n in names if os.path.isdir(os.path.join(root, n, "HR"))]
+        if found:
+            missing = [n for n in names if os.path.join(root, n) not in found]
+            if missing:
+                print(f"benchmark sets not in {root}: {', '.join(missing)} (download: python data_scripts/"
+                      f"benchmarks.py --root data/benchmarks --sets {' '.join(missing)})")
+            return found
+    raise SRError(f"none of the benchmark sets {', '.join(names)} found (looked in {', '.join(tried)}); download "
+                  f"them: python data_scripts/benchmarks.py --root data/benchmarks --sets {' '.join(names)}")
+
+
+def run_command(*args):
+    """Run a command (e.g. a ``data_scripts/`` script), its output streamed into the notebook; SRError on failure.
+
+    ``!python ...`` would print too, but would not stop the notebook when the command fails.
+    """
+    args = [os.fspath(a) for a in args]
+    print("$", " ".join(args), flush=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+    if proc.wait():
+        raise SRError(f"the command above failed (exit status {proc.returncode}); its message is printed above")
+
+
+def benchmark_sets(names=("Set5", "Set14", "B100"), root="data/benchmarks", stand_in=False, repo=None):
+    """Set folders for evaluation: ``find_benchmarks``, else downloaded by ``data_scripts/benchmarks.py`` into
+    ``root``. ``stand_in=True`` (the notebooks' tiny mode, offline CI) writes the embedded validation photos
+    as the set ``root/EmbeddedVal/HR`` instead of downloading."""
+    repo = os.fspath(repo) if repo is not None else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        return find_benchmarks(names, repo=repo)
+    except SRError:
+        if not stand_in:
+            run_command(sys.executable, os.path.join(repo, "data_scripts", "benchmarks.py"), "--root", root,
+                        "--sets", *names)
+            return find_benchmarks(names, roots=[root], repo=repo)
+    from PIL import Image
+
+    from .data import embedded_images
+
+    folder = os.path.join(os.fspath(root), "EmbeddedVal", "HR")
+    os.makedirs(folder, exist_ok=True)
+    for name, img in embedded_images("val"):
+        path = os.path.join(folder, name + ".png")
+        if not os.path.isfile(path):
+            Image.fromarray(img).save(path + ".tmp.png")
+            os.replace(path + ".tmp.png", path)
+    print(f"no benchmark set found: using the embedded validation photos ({folder}) as a stand-in")
+    return [os.path.dirname(folder)]
