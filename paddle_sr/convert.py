@@ -1,0 +1,193 @@
+"""Convert an official PyTorch checkpoint into ``.pdparams`` for a registered model (no PyTorch needed).
+
+    python -m paddle_sr.convert --model rlfn --scale 4 rlfn_x4.pth output/weights/rlfn_x4.pdparams
+
+What it does, in order:
+1. reads the ``.pth``/``.pt`` with ``paddle_sr.pth.read_pth`` (restricted unpickler, nothing runs);
+2. finds the state dict inside the official layouts: a bare state dict (RLFN, EDSR-PyTorch family),
+   nested under ``params_ema`` / ``params`` (BasicSR), ``state_dict`` or ``model``, LIIF's
+   ``{'model': {'name', 'args', 'sd'}}``; strips DataParallel's ``module.`` prefix;
+3. maps names (identity: the ports keep the official names) and transposes ``Linear`` weights
+   (PyTorch [out, in] -> Paddle [in, out], LIIF's MLP);
+4. checks every key and shape against the model (SRError listing mismatches, with the model/scale
+   the file does fit when one in the same family does);
+5. stores the range the official weights work on in ``value_range`` (see ``models.common.SRModel``),
+   so evaluation and prediction feed [0, 255] to RLFN/EDSR/RCAN/RDN automatically;
+6. writes atomically and never overwrites an existing file unless ``force``.
+"""
+import argparse
+import ast
+import os
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from . import models
+from .checkpoint import atomic_save, check_state_dict
+from .errors import SRError, cli_main
+from .pth import read_pth
+
+# Range the official weights work on, per registered model, and the models whose checkpoints share
+# a key layout (tried when a file does not fit, to name the one it does fit).
+NATIVE_RANGES = {
+    "rlfn": (0.0, 255.0), "rlfn_s": (0.0, 255.0), "rlfn_ntire": (0.0, 255.0),
+    "edsr": (0.0, 255.0), "edsr_baseline": (0.0, 255.0), "rcan": (0.0, 255.0), "rdn": (0.0, 255.0),
+    # LIIF normalises its [0, 1] input with mean 0.5 / std 0.5: exactly the suite's [-1, 1].
+    "liif": (-1.0, 1.0), "liif_edsr_baseline": (-1.0, 1.0),
+}
+FAMILIES = [("rlfn", "rlfn_s", "rlfn_ntire"), ("edsr", "edsr_baseline"), ("rcan",), ("rdn",),
+            ("liif", "liif_edsr_baseline")]
+NESTED_KEYS = ("params_ema", "params", "state_dict", "model")  # tried in this order
+
+
+def _is_state_dict(obj):
+    return isinstance(obj, dict) and obj and all(isinstance(v, np.ndarray) for v in obj.values())
+
+
+def find_state_dict(obj, key=None, source="checkpoint"):
+    """The flat name -> array dict inside a checkpoint; ``key`` ('a.b') picks a nested entry."""
+    trail = []
+    if key:
+        for part in key.split("."):
+            if not isinstance(obj, dict) or part not in obj:
+                have = list(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
+                raise SRError(f"{source} has no entry {'.'.join(trail + [part])!r} (it has: {have}); "
+                              f"fix --key or leave it out")
+            obj, trail = obj[part], trail + [part]
+    while not _is_state_dict(obj):
+        if not isinstance(obj, dict):
+            raise SRError(f"{source}{' at ' + '.'.join(trail) if trail else ''} holds a {type(obj).__name__}, "
+                          f"not a state dict of tensors")
+        if isinstance(obj.get("model"), dict) and "sd" in obj["model"]:  # LIIF: {'model': {name, args, sd}}
+            obj, trail = obj["model"]["sd"], trail + ["model", "sd"]
+            continue
+        nested = [k for k in NESTED_KEYS if isinstance(obj.get(k), dict)]
+        if not nested:
+            raise SRError(f"{source} holds a dict with keys {list(obj)[:10]} but no state dict of tensors "
+                          f"(looked for {', '.join(NESTED_KEYS)}); pass --key NAME to pick the entry")
+        obj, trail = obj[nested[0]], trail + [nested[0]]
+    # DataParallel / DistributedDataParallel save every name with a 'module.' prefix.
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def _linear_weights(model):
+    return {f"{name}.weight" for name, layer in model.named_sublayers() if isinstance(layer, nn.Linear)}
+
+
+def map_state(model, state):
+    """Official names -> this model's: identity plus the [out, in] -> [in, out] transpose of Linear weights."""
+    linear = _linear_weights(model)
+    out = {}
+    for k, v in state.items():
+        if k in linear and v.ndim == 2:
+            v = v.T
+        out[k] = np.ascontiguousarray(v)
+    return out
+
+
+def _fits(model, state):
+    own = model.state_dict()
+    return (set(own) - {"value_range"} == set(state)
+            and all(list(own[k].shape) == list(state[k].shape) for k in state))
+
+
+def _guess(model_name, scale, state, model_kwargs):
+    """Registered (name, scale) pairs of the same family whose layout the state matches."""
+    family = next((f for f in FAMILIES if model_name in f), (model_name,))
+    found = []
+    for name in family:
+        if name not in models.names():
+            continue
+        for s in models.scales(name) or (scale,):
+            if (name, s) == (model_name, scale):
+                continue
+            try:
+                with paddle.LazyGuard():  # shapes only: no weights are initialised
+                    m = models.create(name, scale=s, **(model_kwargs if name == model_name else {}))
+            except Exception:
+                continue
+            if _fits(m, state):
+                found.append(f"--model {name} --scale {s}")
+    return found
+
+
+def _parse_scale(scale):
+    scale = float(scale)
+    return int(scale) if scale.is_integer() else scale
+
+
+def convert(model_name, scale, in_path, out_path, *, force=False, key=None, **model_kwargs):
+    """Convert official checkpoint ``in_path`` for model ``model_name`` x``scale`` to ``out_path``.
+
+    ``model_kwargs`` go to ``models.create`` (e.g. a reduced RCAN: ``n_resgroups=2``); ``key`` picks a
+    nested entry ('a.b') when the automatic search does not. Returns the Paddle model with the weights.
+    """
+    if model_name not in NATIVE_RANGES:
+        models.scales(model_name)  # unknown name -> SRError listing the registered ones
+        raise SRError(f"no official PyTorch checkpoint layout is known for model {model_name!r}; "
+                      f"convertible: {', '.join(sorted(NATIVE_RANGES))}")
+    scale = _parse_scale(scale)
+    out_path = os.fspath(out_path)
+    if os.path.exists(out_path) and not force:
+        raise SRError(f"{out_path} already exists; pass --force (force=True) to overwrite it")
+    models.check_scale(model_name, scale)
+    source = f"checkpoint {in_path}"
+    state = find_state_dict(read_pth(in_path), key, source)
+    try:
+        model = models.create(model_name, scale=scale, **model_kwargs)
+    except TypeError as e:
+        raise SRError(f"model {model_name!r} does not accept these arguments: {e}") from None
+    state = map_state(model, state)
+    try:
+        check_state_dict(model, state, source=source)
+    except SRError as e:
+        fits = _guess(model_name, scale, state, model_kwargs)
+        hint = f" The file fits: {'; '.join(fits)}." if fits else ""
+        raise SRError(f"{e}{hint}") from None
+    own = model.state_dict()
+    tensors = {k: paddle.to_tensor(v, dtype=own[k].dtype) for k, v in state.items()}  # fp16/bf16 -> fp32
+    tensors["value_range"] = paddle.to_tensor(np.array(NATIVE_RANGES[model_name], dtype="float32"))
+    model.set_state_dict(tensors)
+    for k, v in model.state_dict().items():  # set_state_dict only warns on a skipped key
+        expected = tensors[k].numpy()
+        if not np.array_equal(v.numpy(), expected):
+            raise SRError(f"internal error: {k} did not load; please report it")
+    atomic_save(model.state_dict(), out_path)
+    return model
+
+
+def _literal(text):
+    k, sep, v = text.partition("=")
+    if not sep or not k.isidentifier():
+        raise SRError(f"--arg expects KEY=VALUE, got {text!r}")
+    try:
+        return k, ast.literal_eval(v)
+    except (ValueError, SyntaxError):
+        return k, v  # a bare word: keep it as a string (e.g. config=B)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m paddle_sr.convert", description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help=f"registered model: {', '.join(sorted(NATIVE_RANGES))}")
+    p.add_argument("--scale", required=True, help="upscaling factor the checkpoint was trained for")
+    p.add_argument("--key", default=None, help="nested entry holding the state dict, e.g. params or model.sd")
+    p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="model constructor argument (repeatable), e.g. --arg n_resgroups=2")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("input", metavar="IN.pth")
+    p.add_argument("output", metavar="OUT.pdparams")
+    a = p.parse_args(argv)
+    try:
+        scale = _parse_scale(a.scale)
+    except ValueError:
+        raise SRError(f"--scale must be a number, got {a.scale!r}") from None
+    kwargs = dict(_literal(t) for t in a.arg)
+    model = convert(a.model, scale, a.input, a.output, force=a.force, key=a.key, **kwargs)
+    lo, hi = (float(v) for v in model.value_range.numpy())
+    print(f"wrote {a.output}: {a.model} x{scale}, {len(model.state_dict())} tensors, "
+          f"{models.count_parameters(model):,} parameters, value_range ({lo:g}, {hi:g})")
+
+
+if __name__ == "__main__":
+    cli_main(main)

@@ -1,0 +1,191 @@
+"""paddle_sr.convert: official checkpoints -> .pdparams that reproduce the official PyTorch outputs."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_sr import models
+from paddle_sr.checkpoint import load_weights, read_state_dict
+from paddle_sr.convert import convert, find_state_dict
+from paddle_sr.data import load_image
+from paddle_sr.errors import SRError
+
+torch = pytest.importorskip("torch")
+from tests.reference import edsr_family_torch as edsr_ref  # noqa: E402
+from tests.reference import rlfn_torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RLFN_FILES = {"rlfn_x2": ("rlfn", 2), "rlfn_x4": ("rlfn", 4), "rlfn_s_x2": ("rlfn_s", 2),
+              "rlfn_s_x4": ("rlfn_s", 4), "rlfn_ntire_x4": ("rlfn_ntire", 4)}
+
+
+@pytest.fixture(scope="module")
+def lr_photo(shared):
+    """A 24x24 LR patch of a real photo on 0-255 (1, 3, 24, 24): outputs stay in the image range."""
+    hr = load_image(shared / "benchmarks" / "Set5" / "HR" / "baby.png")[200:248, 200:248].astype("float32")
+    return hr.reshape(24, 2, 24, 2, 3).mean(axis=(1, 3)).transpose(2, 0, 1)[None].copy()
+
+
+def _suite_output(model, x255):
+    """Run the converted model through the suite entry point ([-1, 1]) and return it on 0-255."""
+    model.eval()
+    with paddle.no_grad():
+        return (model(paddle.to_tensor(x255 / 127.5 - 1)).numpy() + 1) * 127.5
+
+
+@pytest.mark.parametrize("stem", sorted(RLFN_FILES))
+def test_official_rlfn_checkpoint_converts_and_matches_pytorch(stem, shared, lr_photo, tmp_path):
+    name, scale = RLFN_FILES[stem]
+    pth = shared / "weights" / "rlfn" / f"{stem}.pth"
+    out = tmp_path / f"{stem}.pdparams"
+    convert(name, scale, pth, out)
+    state = read_state_dict(out)
+    assert state["value_range"].numpy().tolist() == [0.0, 255.0]
+    # A model built for the suite range picks up the official range from the file.
+    model = load_weights(models.create(name, scale=scale, value_range=(-1, 1)), out)
+    official = rlfn_torch.build(name, scale)
+    official.load_state_dict(torch.load(pth, map_location="cpu"))
+    with torch.no_grad():
+        ref = official(torch.from_numpy(lr_photo)).numpy()
+    got = _suite_output(model, lr_photo)
+    assert ref.shape == (1, 3, 24 * scale, 24 * scale)
+    assert abs(ref.mean() - lr_photo.mean()) < 3, "official weights should reproduce the photo on 0-255"
+    assert np.abs(got - ref).max() < 1e-3
+
+
+@pytest.mark.parametrize("name,scale,fragments", [
+    ("rlfn", 2, ["upsampler.0.weight", "[48, 52, 3, 3]", "--model rlfn --scale 4"]),
+    ("rlfn_s", 4, ["conv_1.weight", "[52, 3, 3, 3]", "--model rlfn --scale 4"]),
+    ("rlfn_ntire", 4, ["unexpected keys", "block_5.c1_r.weight", "--model rlfn --scale 4"]),
+    ("rdn", 4, ["SFENet1.weight", "another model"]),
+])
+def test_checkpoint_for_another_model_or_scale_names_the_mismatch(name, scale, fragments, shared, tmp_path):
+    out = tmp_path / "x.pdparams"
+    with pytest.raises(SRError) as e:
+        convert(name, scale, shared / "weights" / "rlfn" / "rlfn_x4.pth", out)
+    for fragment in fragments:
+        assert fragment in str(e.value)
+    assert not out.exists()
+
+
+def test_cli_error_is_one_line_and_exit_2(shared, tmp_path):
+    out = tmp_path / "x.pdparams"
+    r = subprocess.run([sys.executable, "-m", "paddle_sr.convert", "--model", "rlfn", "--scale", "2",
+                        str(shared / "weights" / "rlfn" / "rlfn_x4.pth"), str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "upsampler.0.weight" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_cli_converts_with_torch_import_blocked(shared, tmp_path):
+    out = tmp_path / "ntire.pdparams"
+    code = ("import runpy, sys; sys.modules['torch'] = None; "
+            "sys.argv = ['convert', '--model', 'rlfn_ntire', '--scale', '4', sys.argv[1], sys.argv[2]]; "
+            "runpy.run_module('paddle_sr.convert', run_name='__main__')")
+    pth = shared / "weights" / "rlfn" / "rlfn_ntire_x4.pth"
+    r = subprocess.run([sys.executable, "-c", code, str(pth), str(out)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "317,218 parameters" in r.stdout and "value_range (0, 255)" in r.stdout
+    state = read_state_dict(out)
+    official = torch.load(pth, map_location="cpu")
+    assert set(state) == set(official) | {"value_range"}
+    for k, v in official.items():
+        np.testing.assert_array_equal(state[k].numpy(), v.numpy(), err_msg=k)
+
+
+def test_existing_output_needs_force(shared, tmp_path):
+    pth = shared / "weights" / "rlfn" / "rlfn_ntire_x4.pth"
+    out = tmp_path / "w.pdparams"
+    out.write_bytes(b"precious")
+    with pytest.raises(SRError, match="--force"):
+        convert("rlfn_ntire", 4, pth, out)
+    assert out.read_bytes() == b"precious"
+    convert("rlfn_ntire", 4, pth, out, force=True)
+    assert "value_range" in read_state_dict(out)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_unknown_or_unconvertible_model_is_named(shared, tmp_path):
+    pth = shared / "weights" / "rlfn" / "rlfn_x4.pth"
+    with pytest.raises(SRError, match="rlfm"):
+        convert("rlfm", 4, pth, tmp_path / "a.pdparams")
+    with pytest.raises(SRError, match="srresnet.*convertible: .*rlfn"):
+        convert("srresnet", 4, pth, tmp_path / "a.pdparams")
+
+
+# ---- layouts ------------------------------------------------------------------------------------
+def test_find_state_dict_layouts():
+    def same(a, b):
+        return list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+    w = {"a.weight": np.ones(2, "float32")}
+    ema = {"a.weight": np.zeros(2, "float32")}
+    module = {"module.a.weight": np.ones(2, "float32")}
+    assert same(find_state_dict(w), w)
+    assert same(find_state_dict(module), w)
+    assert same(find_state_dict({"params": w, "params_ema": ema}), ema)  # BasicSR: EMA weights first
+    assert same(find_state_dict({"params": w, "params_ema": ema}, key="params"), w)
+    assert same(find_state_dict({"state_dict": module, "epoch": 3}), w)
+    assert same(find_state_dict({"model": {"name": "liif", "args": {}, "sd": w}, "epoch": 1}), w)
+    assert same(find_state_dict({"model": {"name": "liif", "args": {}, "sd": w}}, key="model.sd"), w)
+    with pytest.raises(SRError, match="--key"):
+        find_state_dict({"epoch": 1, "optimizer": "adam"})
+    with pytest.raises(SRError, match="'nope'"):
+        find_state_dict({"params": w}, key="nope")
+
+
+def _torch_layout(sd, prefix="module."):
+    return {prefix + k: v for k, v in sd.items()}
+
+
+@pytest.mark.parametrize("name,scale,torch_kwargs,paddle_kwargs,zip_format", [
+    ("edsr_baseline", 2, dict(n_resblocks=2, n_feats=16), dict(n_resblocks=2, n_feats=16), True),
+    ("rcan", 3, dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
+     dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4), False),
+    ("rdn", 4, dict(G0=16, RDNconfig=(2, 3, 8)),
+     dict(num_features=16, num_blocks=2, num_layers=3, growth_rate=8), True),
+])
+def test_edsr_family_official_layout_converts_and_matches(name, scale, torch_kwargs, paddle_kwargs, zip_format,
+                                                          lr_photo, tmp_path):
+    torch.manual_seed(scale)
+    official = getattr(edsr_ref, f"make_{name}")(scale=scale, **torch_kwargs).eval()
+    pth = tmp_path / f"{name}.pt"
+    # DataParallel's 'module.' prefix; RCAN's official files use the legacy (non-zip) format.
+    torch.save(_torch_layout(official.state_dict()), pth, _use_new_zipfile_serialization=zip_format)
+    out = tmp_path / f"{name}.pdparams"
+    convert(name, scale, pth, out, **paddle_kwargs)
+    model = load_weights(models.create(name, scale=scale, **paddle_kwargs), out)
+    x = lr_photo[:, :, :16, :16].copy()
+    with torch.no_grad():
+        ref = official(torch.from_numpy(x)).numpy()
+    got = _suite_output(model, x)
+    assert ref.shape == got.shape == (1, 3, 16 * scale, 16 * scale) and np.abs(ref).max() > 1
+    assert np.abs(got - ref).max() < 1e-3
+
+
+def test_liif_layout_transposes_linear_weights(tmp_path):
+    kwargs = dict(encoder_kwargs=dict(n_resblocks=1, n_feats=8), hidden_list=(16, 12))
+    paddle.seed(0)
+    model = models.create("liif_edsr_baseline", scale=2, **kwargs)
+    linear = {f"{n}.weight" for n, layer in model.named_sublayers() if isinstance(layer, paddle.nn.Linear)}
+    assert len(linear) == 3
+    # What LIIF's train.py saves: Linear weights [out, in], the spec under 'model', optimizer alongside.
+    sd = {k: torch.from_numpy(v.numpy().T.copy() if k in linear else v.numpy())
+          for k, v in model.state_dict().items() if k != "value_range"}
+    ckpt = {"model": {"name": "liif", "args": {"encoder_spec": {"name": "edsr-baseline"}}, "sd": sd},
+            "optimizer": {"name": "adam", "args": {"lr": 1e-4}, "sd": {"state": {}, "param_groups": []}},
+            "epoch": 1000}
+    pth = tmp_path / "epoch-last.pth"
+    torch.save(ckpt, pth)
+    out = tmp_path / "liif.pdparams"
+    convert("liif_edsr_baseline", 2, pth, out, **kwargs)
+    state = read_state_dict(out)
+    assert state["value_range"].numpy().tolist() == [-1.0, 1.0]
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(state[k].numpy(), v.numpy(), err_msg=k)
