@@ -14,6 +14,8 @@ OFFICIAL_COUNTS = {
     ("edsr_baseline", 2): 1_369_883, ("edsr_baseline", 3): 1_554_523, ("edsr_baseline", 4): 1_517_595,
     ("liif", 4): 22_320_835, ("liif_edsr_baseline", 4): 1_567_323,
     ("rlfn", 2): 526_856, ("rlfn", 4): 543_740, ("rlfn_s", 4): 470_208, ("rlfn_ntire", 4): 317_218,
+    ("esrgan", 4): 16_697_987, ("esrgan", 2): 16_703_171,  # BasicSR RRDBNet
+    ("wdsr_a", 2): 1_190_100,  # official WDSR README (baseline config)
 }
 ARBITRARY_SCALES = (2, 2.5, 4)  # what an arbitrary-scale model (scales() is None) is tested at
 
