@@ -18,6 +18,17 @@ OFFICIAL_COUNTS = {
     ("wdsr_a", 2): 1_190_100,  # official WDSR README (baseline config)
 }
 ARBITRARY_SCALES = (2, 2.5, 4)  # what an arbitrary-scale model (scales() is None) is tested at
+# Reduced depth/width for the models whose full size costs tens of seconds per CPU forward/backward at
+# 12x12 (every code path is still exercised; the full size is covered by the parameter-count test).
+REDUCED = {
+    "drcn": dict(num_recursions=4, num_features=32),
+    "drrn": dict(num_units=3, num_features=32),
+    "vdsr": dict(num_layers=6),
+}
+
+
+def _create(name, scale):
+    return models.create(name, scale=scale, **REDUCED.get(name, {}))
 
 
 def cases():
@@ -34,7 +45,7 @@ def _input(seed=0, n=1, size=12):
 @pytest.mark.parametrize("name,scale", list(cases()))
 def test_forward_shape(name, scale):
     paddle.seed(0)
-    model = models.create(name, scale=scale)
+    model = _create(name, scale)
     model.eval()
     with paddle.no_grad():
         out = model(_input())
@@ -47,7 +58,7 @@ def test_forward_shape(name, scale):
 def test_every_trainable_parameter_gets_a_gradient(name):
     paddle.seed(0)
     scale = (models.scales(name) or ARBITRARY_SCALES)[-1]
-    model = models.create(name, scale=scale)
+    model = _create(name, scale)
     model.train()
     out = model(_input(n=2))
     weights = paddle.to_tensor(np.random.default_rng(1).normal(size=out.shape).astype("float32"))
@@ -66,12 +77,12 @@ def test_every_trainable_parameter_gets_a_gradient(name):
 def test_save_load_round_trip_is_exact(name, tmp_path):
     scale = (models.scales(name) or ARBITRARY_SCALES)[0]
     paddle.seed(1)
-    a = models.create(name, scale=scale)
+    a = _create(name, scale)
     a.eval()
     path = str(tmp_path / "Model.pdparams")
     paddle.save(a.state_dict(), path)
     paddle.seed(2)
-    b = models.create(name, scale=scale)
+    b = _create(name, scale)
     b.eval()
     x = _input(3)
     with paddle.no_grad():

@@ -10,6 +10,7 @@ import math
 
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
 SUITE_RANGE = (-1.0, 1.0)
 
@@ -131,3 +132,132 @@ def make_coord(shape, ranges=None, flatten=True):
         axes.append(np.float32(v0 + r) + np.float32(2 * r) * np.arange(n).astype(np.float32))
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
     return grid.reshape(-1, grid.shape[-1]) if flatten else grid
+
+
+# --- MATLAB bicubic upsampling and BT.601 YCbCr: the pre-upsampled, Y-channel classics (SRCNN, VDSR,
+# DRCN, DRRN; ESPCN for colour) need both inside the model so every model is LR-in, SR-out.
+
+def _bicubic_phase_weights(scale):
+    """(scale, 5) float64: MATLAB's x``scale`` bicubic weights on input offsets -2..2 per output phase.
+
+    Taken from ``imresize.contributions`` on an interior pixel, so they are MATLAB's by construction;
+    for an integer scale they repeat with period ``scale`` (output pixel ``i*scale + p`` uses phase p).
+    """
+    import numpy as np
+
+    from ..imresize import contributions
+
+    n, i = 8, 4  # an interior input pixel: no tap reaches the border
+    weights, indices = contributions(n, n * scale, float(scale))
+    phases = np.zeros((scale, 5))
+    for p in range(scale):
+        row = i * scale + p
+        for w, j in zip(weights[row], indices[row]):
+            phases[p, j - i + 2] += w
+    return phases
+
+
+class MatlabBicubicUpsample(nn.Layer):
+    """MATLAB ``imresize(x, scale, 'bicubic')`` for an integer ``scale`` as a differentiable layer.
+
+    Input NCHW (any C, H and W >= 2) -> N x C x scale*H x scale*W; equals ``paddle_sr.imresize`` on
+    float input. MATLAB's cubic (a = -0.5) differs from Paddle's / PyTorch's ``bicubic`` (a = -0.75,
+    replicate border), which is why the pre-upsampling models cannot use ``F.interpolate``: their
+    weights were trained on MATLAB-upsampled inputs. For an integer scale output pixel
+    ``i*scale + p`` is a fixed 4-tap filter (phase p) of inputs i-2..i+2, so both separable passes
+    are one depthwise transposed convolution (stride ``scale``, kernel 5*scale: the phase filters
+    interleaved, outer product for 2-D) of the symmetrically padded input. A transposed conv rather
+    than conv + pixel shuffle because Paddle's static shape inference turns pixel shuffle's unknown
+    H/W into -2, which a following BatchNorm rejects on export. No parameters (a non-persistable
+    buffer, not in the state dict).
+    """
+
+    def __init__(self, scale):
+        super().__init__()
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"MatlabBicubicUpsample needs an integer scale >= 1, got {scale}")
+        import numpy as np
+
+        self.scale = s = int(scale)
+        phases = _bicubic_phase_weights(s)
+        # Input j reaches output o = (j - k + 2) * s + p through tap k of phase p: kernel index
+        # o - j*s + 2s = (4 - k) * s + p (with padding 4s = 2s for the pad rows + 2s for the offset).
+        k1 = np.zeros(5 * s)
+        for p in range(s):
+            for k in range(5):
+                k1[(4 - k) * s + p] = phases[p, k]
+        self.register_buffer("kernel", paddle.to_tensor(np.outer(k1, k1)[None, None].astype("float32")),
+                             persistable=False)
+
+    @staticmethod
+    def _symmetric_pad2(x, axis):
+        # MATLAB's border: mirror including the edge pixel (x1 x0 | x0 x1 ... xn-1 | xn-1 xn-2).
+        first = paddle.flip(paddle.slice(x, [axis], [0], [2]), [axis])
+        last = paddle.flip(paddle.slice(x, [axis], [-2], [2 ** 31 - 1]), [axis])
+        return paddle.concat([first, x, last], axis=axis)
+
+    def forward(self, x):
+        if self.scale == 1:
+            return x
+        channels = x.shape[1]
+        x = self._symmetric_pad2(self._symmetric_pad2(x, 2), 3)
+        weight = paddle.tile(self.kernel, [channels, 1, 1, 1])
+        return F.conv2d_transpose(x, weight, stride=self.scale, padding=4 * self.scale, groups=channels)
+
+
+# MATLAB rgb2ycbcr for double RGB in [0, 1] (ITU-R BT.601, studio swing): ycbcr = offset + M @ rgb.
+_YCBCR_M = ((65.481, 128.553, 24.966), (-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
+_YCBCR_OFFSET = (16.0, 128.0, 128.0)
+
+
+def _value_span(value_range):
+    lo, hi = (value_range[0], value_range[1]) if value_range is not None else (0.0, 1.0)
+    return lo, hi - lo
+
+
+def rgb_to_ycbcr(x, value_range=None):
+    """NCHW RGB -> YCbCr as MATLAB ``rgb2ycbcr`` (BT.601), both on the same value range.
+
+    ``value_range`` (lo, hi) is the range of ``x`` (numbers or 0-d/1-element tensors, e.g. a model's
+    ``value_range`` buffer); default (0, 1). The input is mapped to [0, 1], converted with MATLAB's
+    double-precision formula (Y in [16/255, 235/255]) and mapped back, so Y on (0, 255) is
+    ``16 + (65.481 R + 128.553 G + 24.966 B) / 255`` with R, G, B in [0, 1] — the suite's metric Y.
+    """
+    lo, span = _value_span(value_range)
+    m = paddle.to_tensor(_YCBCR_M, dtype=x.dtype).reshape([3, 3, 1, 1]) / 255.0
+    offset = paddle.to_tensor(_YCBCR_OFFSET, dtype=x.dtype) / 255.0
+    ycc = F.conv2d((x - lo) / span, m, offset)  # a 1x1 conv: exports and runs under oneDNN as is
+    return ycc * span + lo
+
+
+def ycbcr_to_rgb(x, value_range=None):
+    """Inverse of ``rgb_to_ycbcr`` (MATLAB ``ycbcr2rgb``), no clipping."""
+    import numpy as np
+
+    lo, span = _value_span(value_range)
+    inv = np.linalg.inv(np.array(_YCBCR_M) / 255.0)  # float64, as MATLAB inverts its matrix
+    bias = -inv @ (np.array(_YCBCR_OFFSET) / 255.0)
+    rgb = F.conv2d((x - lo) / span, paddle.to_tensor(inv.reshape(3, 3, 1, 1).astype("float32"), dtype=x.dtype),
+                   paddle.to_tensor(bias.astype("float32"), dtype=x.dtype))
+    return rgb * span + lo
+
+
+def sr_on_y(x, sr_y, upsample, value_range=None):
+    """Super-resolve a Y-channel model's input: ``sr_y`` on luma, ``upsample`` (bicubic) on chroma.
+
+    ``x``: NCHW with 1 channel (already Y: returned as ``sr_y(x)``) or 3 channels (RGB on
+    ``value_range``): Y goes through ``sr_y`` (LR Y -> SR Y), Cb/Cr through ``upsample`` (the
+    papers' evaluation protocol: the networks are trained on Y of YCbCr), and the result is
+    converted back to RGB on the same range.
+    """
+    if x.shape[1] == 1:
+        return sr_y(x)
+    ycc = rgb_to_ycbcr(x, value_range)
+    y = sr_y(ycc[:, :1])
+    return ycbcr_to_rgb(paddle.concat([y, upsample(ycc[:, 1:])], axis=1), value_range)
+
+
+def normal_(param, std, mean=0.0):
+    """Fill ``param`` in place from N(mean, std^2) (``torch.nn.init.normal_``), drawn with Paddle's seed."""
+    param.set_value(paddle.normal(mean, std, param.shape).astype(param.dtype))
+    return param
