@@ -16,6 +16,9 @@ OFFICIAL_COUNTS = {
     ("rlfn", 2): 526_856, ("rlfn", 4): 543_740, ("rlfn_s", 4): 470_208, ("rlfn_ntire", 4): 317_218,
     ("esrgan", 4): 16_697_987, ("esrgan", 2): 16_703_171,  # BasicSR RRDBNet
     ("wdsr_a", 2): 1_190_100,  # official WDSR README (baseline config)
+    ("swinir", 2): 11_752_487, ("swinir", 3): 11_937_127, ("swinir", 4): 11_900_199, ("swinir", 8): 12_047_911,
+    ("swinir_light", 2): 910_152, ("swinir_light", 3): 918_267, ("swinir_light", 4): 929_628,
+    ("san", 2): 15_712_800, ("san", 3): 15_897_440, ("san", 4): 15_860_512, ("san", 8): 16_008_224,
 }
 ARBITRARY_SCALES = (2, 2.5, 4)  # what an arbitrary-scale model (scales() is None) is tested at
 # Reduced depth/width for the models whose full size costs tens of seconds per CPU forward/backward at
