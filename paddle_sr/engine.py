@@ -138,3 +138,20 @@ class InferenceEngine:
     def __repr__(self):
         backend = "oneDNN" if self.mkldnn else self.device
         return f"InferenceEngine({self.folder!r}, {self.sr_name} x{self.sr_scale}, {backend})"
+
+
+ENGINES = ("eager", "inference")
+
+
+def with_engine(model, engine="eager"):
+    """``model`` to run as ``engine``: 'eager' (the layer itself) or 'inference' (exported and run by
+    an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU). ``--engine`` of predict/evaluate.
+
+    None (bicubic) and an ``InferenceEngine`` pass through unchanged.
+    """
+    if engine not in ENGINES:
+        raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
+    if engine == "eager" or model is None or isinstance(model, (str, InferenceEngine)):
+        return model
+    device = "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"  # follows --device / set_device
+    return InferenceEngine.from_model(model, device=device)

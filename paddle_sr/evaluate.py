@@ -47,7 +47,7 @@ def resolve_set(path):
 
 
 def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=16, float_output=False):
+             tile=None, tile_overlap=16, float_output=False, engine="eager"):
     """The evaluation protocol as a dict (stored in the results next to the numbers)."""
     return {"model": model_name, "scale": scale,
             "hr": f"top-left modcrop to a multiple of {scale}",
@@ -56,13 +56,15 @@ def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=No
             "channel": "Y (BT.601, 16-235)" if y_channel else "RGB",
             "crop_border": scale if crop_border is None else int(crop_border),
             "gray": gray, "metrics": "PSNR, SSIM (11x11 Gaussian sigma 1.5, MATLAB), float64",
-            "self_ensemble": bool(self_ensemble), "tile": tile, "tile_overlap": tile_overlap if tile else None}
+            "self_ensemble": bool(self_ensemble), "tile": tile, "tile_overlap": tile_overlap if tile else None,
+            "engine": engine}
 
 
 def protocol_line(p):
     """One line stating the protocol, printed above every table."""
     extra = (" | self-ensemble x8" if p["self_ensemble"] else "") + \
-            (f" | tiles {p['tile']} overlap {p['tile_overlap']}" if p["tile"] else "")
+            (f" | tiles {p['tile']} overlap {p['tile_overlap']}" if p["tile"] else "") + \
+            (f" | engine {p['engine']}" if p.get("engine", "eager") != "eager" else "")
     return (f"{p['model']} x{p['scale']} | HR modcrop, LR MATLAB bicubic | SR {p['sr']} | "
             f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
 
@@ -97,8 +99,11 @@ def _super_resolve(model, lr, scale, opts):
 
 
 def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=16, save_dir=None, float_output=False, progress=True):
+             tile=None, tile_overlap=16, save_dir=None, float_output=False, progress=True, engine="eager"):
     """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
+
+    ``engine='inference'`` exports the model and runs it with Paddle Inference (``paddle_sr.engine``;
+    oneDNN on CPU, within about 2e-3 of eager on the 0-255 scale); tiles and self-ensemble go through it.
 
     Returns ``{"<set>": {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}, "protocol": {...}}``.
     """
@@ -118,6 +123,9 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output}
     sets = [resolve_set(d) for d in data_dirs]
     files = {folder: list_images(folder) for _, folder in sets}  # fail on an empty folder before any work
+    from .engine import InferenceEngine, with_engine
+    model = with_engine(model, engine)
+    engine = "eager" if model is None else "inference" if isinstance(model, InferenceEngine) else engine
     results = {}
     for set_name, folder in sets:
         key, n = set_name, 2
@@ -148,7 +156,7 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
                         "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
     results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
                                    self_ensemble=self_ensemble, tile=tile, tile_overlap=tile_overlap,
-                                   float_output=float_output)
+                                   float_output=float_output, engine=engine)
     return results
 
 
@@ -196,6 +204,8 @@ def main(argv=None):
     ap.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (bounded memory)")
     ap.add_argument("--tile-overlap", type=int, default=16, metavar="M")
     ap.add_argument("--device", default=None, help="paddle device, e.g. cpu or gpu:0 (default: Paddle's)")
+    ap.add_argument("--engine", choices=("eager", "inference"), default="eager",
+                    help="inference: export the model and run it with Paddle Inference (oneDNN on CPU)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if args.device:
@@ -204,7 +214,8 @@ def main(argv=None):
     model = build_model(args.model, args.scale, args.weights)
     results = evaluate(model, args.scale, args.data, gray=args.gray, y_channel=not args.rgb, crop_border=args.crop,
                        self_ensemble=args.self_ensemble, tile=args.tile, tile_overlap=args.tile_overlap,
-                       save_dir=args.save_images, float_output=args.float_output, progress=not args.quiet)
+                       save_dir=args.save_images, float_output=args.float_output, progress=not args.quiet,
+                       engine=args.engine)
     results["protocol"]["model"] = args.model
     results["protocol"]["weights"] = args.weights
     print(format_table(results))

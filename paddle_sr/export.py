@@ -9,7 +9,8 @@ value range (``value_range`` buffer) is baked in, so the exported model needs no
 Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceEngine(OUT)``.
 
 Arbitrary-scale models (LIIF) are exported as fixed-scale renderers: ``forward(lr)`` at the model's
-``scale``.
+``scale`` (``--scale``, may be non-integer; output ``round(H * scale)`` computed in the graph), all
+output pixels queried in one batch, so large images want tiled inference (``--tile``).
 """
 import argparse
 import json

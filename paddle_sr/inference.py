@@ -28,13 +28,17 @@ ENSEMBLE = [(f, k) for f in (False, True) for k in range(4)]
 
 
 def output_size(lr_hw, scale, out_size=None):
-    """(H, W) of the SR image: ``out_size`` if given, else ``round(scale * size)`` per side."""
+    """(H, W) of the SR image: ``out_size`` if given, else ``round(scale * size)`` per side.
+
+    Python's ``round`` (half to even, as official LIIF ``test.py`` and ``LIIF.forward``, also in its
+    exported graph), so an exported fixed-scale LIIF fits: 5 px at x2.5 -> 12.
+    """
     if out_size is not None:
         oh, ow = (int(v) for v in out_size)
         if oh < 1 or ow < 1:
             raise SRError(f"output size must be positive, got {out_size}")
         return oh, ow
-    return tuple(int(math.floor(n * float(scale) + 0.5)) for n in lr_hw)
+    return tuple(round(n * float(scale)) for n in lr_hw)
 
 
 def _first_centre(i, n, out_n):

@@ -6,7 +6,9 @@ INPUT is any mix of image files and folders of images (any size). Each result is
 ``DIR/<name>_x<scale>.png`` (``<name>_<W>x<H>.png`` with ``--size``), atomically, and an existing
 file is never overwritten unless ``--force`` is given (all outputs are checked before any work).
 ``--tile N`` bounds memory on large images (see ``paddle_sr.inference``). Arbitrary-scale models
-(LIIF) take a non-integer ``--scale`` or an output ``--size WxH``.
+(LIIF) take a non-integer ``--scale`` or an output ``--size WxH``. ``--engine inference`` exports
+the model and runs it with Paddle Inference (oneDNN on CPU; ``paddle_sr.engine``); LIIF then renders
+at its ``--scale`` only (no ``--size``).
 """
 import argparse
 import os
@@ -14,6 +16,10 @@ import os
 from .data import IMAGE_EXTENSIONS, list_images, load_image, to_uint8
 from .errors import SRError, cli_main
 from .evaluate import save_png
+
+
+_SIZE_NEEDS_EAGER = ("--size needs --engine eager: an exported arbitrary-scale model renders at the fixed scale "
+                     "it was built for; use --scale S with --engine inference")
 
 
 def collect_inputs(inputs):
@@ -64,9 +70,18 @@ def build_model(name, scale, weights):
 
 
 def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_overlap=16, self_ensemble=False,
-            force=False, progress=True):
-    """Super-resolve every image of ``inputs`` into ``out_dir``; returns the written paths."""
+            force=False, progress=True, engine="eager"):
+    """Super-resolve every image of ``inputs`` into ``out_dir``; returns the written paths.
+
+    ``engine='inference'``: run an exported copy of ``model`` with Paddle Inference (``paddle_sr.engine``).
+    """
+    from .engine import ENGINES, with_engine
     from .inference import super_resolve
+
+    if engine not in ENGINES:
+        raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
+    if engine == "inference" and out_size is not None:
+        raise SRError(_SIZE_NEEDS_EAGER)
 
     files = collect_inputs(inputs)
     suffix = "{w}x{h}".format(w=out_size[1], h=out_size[0]) if out_size else f"x{_scale_text(scale)}"
@@ -82,6 +97,7 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
         if existing:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise SRError(f"{existing[0]}{more} already exists; pass --force to overwrite or choose another --out")
+    model = with_engine(model, engine)  # after the checks above: exporting takes seconds
     pairs = list(zip(files, outs))
     if progress:
         from tqdm import tqdm
@@ -107,6 +123,8 @@ def main(argv=None):
     ap.add_argument("--self-ensemble", action="store_true", help="average x8 flips/rotations (8x slower)")
     ap.add_argument("--force", action="store_true", help="overwrite existing outputs")
     ap.add_argument("--device", default=None, help="paddle device, e.g. cpu or gpu:0 (default: Paddle's)")
+    ap.add_argument("--engine", choices=("eager", "inference"), default="eager",
+                    help="inference: export the model and run it with Paddle Inference (oneDNN on CPU)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from .models import scales
@@ -117,6 +135,8 @@ def main(argv=None):
         raise SRError(f"--size needs an arbitrary-scale model (liif); {args.model!r} has fixed scales, use --scale")
     if out_size is not None and args.scale is not None:
         raise SRError("pass --scale or --size, not both")
+    if out_size is not None and args.engine == "inference":
+        raise SRError(_SIZE_NEEDS_EAGER)
     if out_size is None and args.scale is None:
         raise SRError("pass --scale S (or --size WxH for an arbitrary-scale model)")
     if args.scale is not None and args.scale <= 1 and not (arbitrary and args.scale == 1):
@@ -129,7 +149,7 @@ def main(argv=None):
     scale = args.scale if args.scale is None or not args.scale.is_integer() else int(args.scale)
     outs = predict(model, args.inputs, args.out, scale=scale, out_size=out_size, tile=args.tile,
                    tile_overlap=args.tile_overlap, self_ensemble=args.self_ensemble, force=args.force,
-                   progress=not args.quiet)
+                   progress=not args.quiet, engine=args.engine)
     print(f"wrote {len(outs)} image(s) to {args.out}")
     return outs
 

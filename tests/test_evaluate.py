@@ -140,3 +140,27 @@ def test_cli_exit_status_in_a_real_process(tmp_path):
     assert p.returncode == 2
     lines = [l for l in p.stderr.splitlines() if l.startswith("error:")]
     assert len(lines) == 1 and "does not exist" in lines[0]
+
+
+def test_engine_inference_same_psnr_as_eager(tmp_path, shared):
+    data = _small_set(tmp_path, shared, names=("baby",), size=48)
+    paddle.seed(0)
+    model = create("rlfn_s", scale=2)
+    model.eval()
+    with paddle.no_grad():  # image-like outputs (last layer rescaled), so PSNR is not decided by clipping
+        peak = float(model(paddle.rand([1, 3, 24, 25]) * 2 - 1).abs().max())
+    model.upsampler[0].weight.set_value(model.upsampler[0].weight / peak)
+    model.upsampler[0].bias.set_value(model.upsampler[0].bias / peak)
+    weights = tmp_path / "rlfn_s_x2.pdparams"
+    paddle.save(model.state_dict(), str(weights))
+    base = ["--model", "rlfn_s", "--scale", "2", "--weights", str(weights), "--data", str(data), "--quiet",
+            "--self-ensemble"]  # eight orientations: H x W and W x H inputs through one exported graph
+    eager = main(base + ["--save-images", str(tmp_path / "eager")])
+    inf = main(base + ["--engine", "inference", "--save-images", str(tmp_path / "inf")])
+    assert eager["protocol"]["engine"] == "eager" and inf["protocol"]["engine"] == "inference"
+    assert 5 < eager["Tiny"]["psnr"] < 40
+    assert inf["Tiny"]["psnr"] == pytest.approx(eager["Tiny"]["psnr"], abs=0.01)
+    a, b = (np.asarray(Image.open(tmp_path / d / "Tiny" / "baby.png")).astype(int) for d in ("eager", "inf"))
+    assert a.shape == b.shape == (48, 50, 3) and np.abs(a - b).max() <= 1
+    with pytest.raises(SRError, match="unknown engine"):
+        evaluate(model, 2, [data], engine="onnx", progress=False)

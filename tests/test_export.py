@@ -23,6 +23,13 @@ SMALL = {
     "rcan": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
     "rdn": dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4),
     "srresnet": dict(num_blocks=2, channels=16),
+    "esrgan": dict(num_block=2),
+    "drcn": dict(num_recursions=4, num_features=32),
+    "drrn": dict(num_units=3, num_features=32),
+    "vdsr": dict(num_layers=6),
+    "swinir": dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3)),
+    "swinir_light": dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3)),
+    "san": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
     "liif": dict(encoder_kwargs=dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4),
                  hidden_list=(16, 16)),
     "liif_edsr_baseline": dict(encoder_kwargs=dict(n_resblocks=2, n_feats=16), hidden_list=(16, 16)),
@@ -50,18 +57,7 @@ def _case(name):
     return model, scale
 
 
-def _export_cases():
-    for name in models.names():
-        # LIIF's forward builds its query grid with numpy from Python ints (``make_coord``, ``round``
-        # of the input shape), which a dynamic-H/W static graph cannot provide; strict, so the
-        # marker must go once liif.py builds the grid with Paddle ops.
-        marks = [pytest.mark.xfail(strict=True, raises=(TypeError, ValueError, RuntimeError),
-                                   reason="LIIF query grid is built with numpy; not exportable with dynamic H/W yet")
-                 ] if models.scales(name) is None else []
-        yield pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize("name", list(_export_cases()))
+@pytest.mark.parametrize("name", models.names())
 def test_exported_equals_eager(name, tmp_path):
     model, scale = _case(name)
     export(model, tmp_path / "exp", name=name, scale=scale)
@@ -80,6 +76,25 @@ def test_exported_equals_eager(name, tmp_path):
                            ("oneDNN predictor", onednn(x))):
             assert out.shape == ref.shape, label
             assert np.abs(out - ref).max() * 127.5 < TOL, label
+
+
+def test_liif_exports_non_integer_scale(tmp_path):
+    # The graph computes round(H * s) from the dynamic input shape: Python's half-to-even round in
+    # float64, like eager (5 x 2.5 = 12.5 -> 12, 7 x 2.5 = 17.5 -> 18, 25 x 2.3 = 57.4999... -> 57).
+    paddle.seed(0)
+    model = models.create("liif_edsr_baseline", scale=2.5, **SMALL["liif_edsr_baseline"])
+    model.eval()
+    _image_like(model, np.random.default_rng(0).uniform(-1, 1, (1, 3, 10, 12)).astype("float32"))
+    for scale, shape, out_hw in ((2.5, (1, 3, 5, 7), (12, 18)), (2.3, (1, 3, 25, 4), (57, 9))):
+        model.scale = scale
+        export(model, tmp_path / str(scale))
+        loaded = paddle.jit.load(str(tmp_path / str(scale) / "model"))
+        x = np.random.default_rng(4).uniform(-1, 1, shape).astype("float32")
+        with paddle.no_grad():
+            ref = model(paddle.to_tensor(x)).numpy()
+            out = loaded(paddle.to_tensor(x)).numpy()
+        assert ref.shape[-2:] == out.shape[-2:] == out_hw
+        assert np.abs(out - ref).max() * 127.5 < TOL
 
 
 def test_export_leaves_model_eager(tmp_path):

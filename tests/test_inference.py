@@ -18,8 +18,8 @@ def _small_rdn(scale=2):
     # so tile_overlap=16 (>= 8 px of context at every blending weight > 0) reproduces the whole image.
     paddle.seed(0)
     model = create("rdn", scale=scale, num_features=8, num_blocks=2, num_layers=2, growth_rate=4)
-    last = model.UPNet[-1].weight
-    last.set_value(last * 0.05)  # random weights give outputs ~10x the image range; bring them near [-1, 1]
+    # RDN starts from PyTorch's default init, whose random outputs are already of image-like spread
+    # (std ~0.1-2); the tiling tests need non-flat outputs, asserted where they are used.
     return model
 
 
@@ -42,9 +42,9 @@ def test_tiled_matches_whole_on_set14(comic_lr):
     tiled = super_resolve(model, comic_lr, 2, tile=40, tile_overlap=16, batch_size=3)
     assert _psnr_float(tiled, whole) > 50
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
-    # Without overlap the seams show: the test above could fail.
+    # Without overlap the seams show (tiles lack context at their borders): the test above could fail.
     seams = super_resolve(model, comic_lr, 2, tile=40, tile_overlap=0)
-    assert _psnr_float(seams, whole) < 45
+    assert np.abs(seams - whole).max() > 1e-2 > 100 * np.abs(tiled - whole).max()
 
 
 def test_tile_larger_than_image_is_whole_image(comic_lr):

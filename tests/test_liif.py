@@ -63,6 +63,18 @@ def test_make_coord_is_bit_identical_to_official():
             np.testing.assert_array_equal(got, want)
 
 
+def test_paddle_query_grid_and_output_size_match_python():
+    # forward builds these with Paddle ops so it exports with dynamic H/W; eager must not change.
+    from paddle_sr.models.liif import _coord_axis, _coord_grid, _f64, _round
+
+    for n in (1, 2, 3, 7, 48, 339, 510, 2040):
+        np.testing.assert_array_equal(_coord_axis(n).numpy(), ref.make_coord((n,)).numpy().ravel())
+    np.testing.assert_array_equal(_coord_grid(7, 9).numpy(), ref.make_coord((7, 9)).numpy())
+    for n in range(1, 60):  # half to even (5 x 2.5 -> 12) and float64 products (25 x 2.3 = 57.4999... -> 57)
+        for s in (2.5, 2.3, 3.3, 1.5, 1.25, 6.02):
+            assert int(_round(_f64(n) * _f64(s))) == round(n * s), (n, s)
+
+
 @pytest.mark.parametrize("flags", [(True, True, True), (False, True, True), (True, False, True),
                                    (True, True, False), (False, False, False)],
                          ids=lambda f: "-".join(n for n, on in zip(FLAGS, f) if on) or "none")

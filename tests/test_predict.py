@@ -7,7 +7,7 @@ from PIL import Image
 from paddle_sr.errors import SRError, cli_main
 from paddle_sr.inference import super_resolve
 from paddle_sr.models import create
-from paddle_sr.predict import main
+from paddle_sr.predict import main, predict
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,59 @@ def test_liif_non_integer_scale_and_size(tmp_path):
     assert Image.open(tmp_path / "o" / "a_x2.5.png").size == (30, 25)
     main(base + ["--size", "31x17", "--tile", "6", "--tile-overlap", "4"])
     assert Image.open(tmp_path / "o" / "a_31x17.png").size == (31, 17)
+
+
+def _image_like_weights(path, name, scale, **kw):
+    """Weights of ``name`` whose output on a random image is within about [-1, 1] (last layer rescaled),
+    so rounding to 8 bits does not hide differences behind clipping."""
+    paddle.seed(3)
+    model = create(name, scale=scale, **kw)
+    model.eval()
+    x = paddle.to_tensor(np.random.RandomState(3).uniform(-1, 1, (1, 3, 12, 14)).astype("float32"))
+    with paddle.no_grad():
+        peak = float(model(x).abs().max())
+    last = [l for l in model.sublayers() if getattr(l, "weight", None) is not None and not l.weight.stop_gradient][-1]
+    last.weight.set_value(last.weight / peak)
+    last.bias.set_value(last.bias / peak)
+    paddle.save(model.state_dict(), str(path))
+    return path
+
+
+def _pngs(folder):
+    return {p.name: np.asarray(Image.open(p)).astype(int) for p in sorted(folder.iterdir())}
+
+
+def test_engine_inference_writes_the_eager_pngs(tmp_path):
+    folder, single = _inputs(tmp_path)
+    weights = _image_like_weights(tmp_path / "w.pdparams", "rlfn_s", 2)
+    base = ["--model", "rlfn_s", "--weights", str(weights), "--scale", "2", str(folder), str(single), "--quiet"]
+    main(base + ["--out", str(tmp_path / "eager")])
+    main(base + ["--out", str(tmp_path / "inf"), "--engine", "inference"])
+    eager, inf = _pngs(tmp_path / "eager"), _pngs(tmp_path / "inf")
+    assert list(eager) == list(inf) == ["gray_x2.png", "rgb_x2.png", "rgba_x2.png", "single_x2.png"]
+    for name in eager:
+        assert 10 < eager[name].std() and 0.05 < np.mean((eager[name] > 0) & (eager[name] < 255))  # not all clipped
+        assert eager[name].shape == inf[name].shape and np.abs(eager[name] - inf[name]).max() <= 1, name
+
+
+def test_liif_engine_inference_fixed_scale(tmp_path):
+    small = dict(encoder_kwargs=dict(n_resblocks=2, n_feats=16), hidden_list=(32, 32))
+    model = create("liif_edsr_baseline", scale=2.5, **small)
+    model.set_state_dict(paddle.load(str(_image_like_weights(tmp_path / "w.pdparams", "liif_edsr_baseline", 2.5,
+                                                             **small))))
+    rng = np.random.RandomState(4)
+    Image.fromarray(rng.randint(0, 256, (9, 7, 3)).astype(np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(rng.randint(0, 256, (8, 10, 3)).astype(np.uint8)).save(tmp_path / "b.png")
+    for src, tile in (("a.png", None), ("b.png", 4)):  # b: 3 tiles along x, edges on even LR pixels
+        for engine in ("eager", "inference"):
+            predict(model, [tmp_path / src], tmp_path / engine, scale=2.5, tile=tile, tile_overlap=2, engine=engine,
+                    progress=False)
+    eager, inf = _pngs(tmp_path / "eager"), _pngs(tmp_path / "inference")
+    assert eager["a_x2.5.png"].shape == (22, 18, 3)  # round(9 * 2.5) = 22, round(7 * 2.5) = 18: half to even
+    assert eager["b_x2.5.png"].shape == (20, 25, 3)
+    for name in ("a_x2.5.png", "b_x2.5.png"):
+        assert 10 < eager[name].std(), name
+        assert eager[name].shape == inf[name].shape and np.abs(eager[name] - inf[name]).max() <= 1, name
+    with pytest.raises(SRError, match="--engine eager"):
+        main(["--model", "liif_edsr_baseline", "--weights", "w", "--size", "20x20", str(tmp_path / "a.png"),
+              "--out", str(tmp_path / "o"), "--engine", "inference"])

@@ -18,6 +18,10 @@ Differences from the official code:
   Paddle's nearest mode rounds ties (queries exactly on a cell border, e.g. x2.5 without local
   ensemble) differently from PyTorch's round-half-to-even, which picks another cell. The
   index follows PyTorch (``((c + 1) * size - 1) / 2``, half-to-even, zeros outside).
+- Query grids and cells are built with Paddle ops from the (possibly dynamic) shape, bit-identical
+  to ``make_coord``, so ``forward`` exports with dynamic H/W (``paddle_sr.export``) as a fixed-scale
+  renderer at ``self.scale``: in the static graph the output size is Python's ``round(H * scale)``
+  computed on the shape tensor in float64, and all queries run in one batch (eager: 30000 at a time).
 - ``render`` does not switch gradients off (the official ``batched_predict`` runs under
   ``no_grad``); callers use ``paddle.no_grad()`` as elsewhere in the suite.
 - The EDSR encoder keeps its ``sub_mean``/``add_mean`` parameters but does not apply them, as LIIF's
@@ -31,7 +35,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from . import register
-from .common import SRModel, init_like_torch, make_coord
+from .common import SRModel, init_like_torch
 from .edsr import EDSR
 from .rdn import RDN
 from ..errors import SRError
@@ -50,7 +54,50 @@ class MLP(nn.Layer):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x):
-        return self.layers(x.reshape([-1, x.shape[-1]])).reshape(x.shape[:-1] + [-1])
+        # As 2-D rows (one GEMM); the leading dims come back from the shape tensor (dynamic in export).
+        out = self.layers(x.reshape([-1, x.shape[-1]]))
+        return out.reshape(paddle.concat([paddle.shape(x)[:-1], paddle.shape(out)[-1:]]))
+
+
+def _dim(x, axis):
+    """Size of ``axis``: a Python int in eager mode, a 0-D int64 tensor in a static graph, where
+    ``x.shape`` holds -1 for the dynamic height/width of an exported model."""
+    return x.shape[axis] if paddle.in_dynamic_mode() else paddle.shape(x)[axis]
+
+
+def _f64(v):
+    """``v`` (a Python number or integer tensor) as a float64 tensor. Static graphs store a Python
+    scalar operand as a float32 attribute, which would round constants such as 1e-6 or 3.3."""
+    return paddle.full([], v, "float64") if isinstance(v, (int, float)) else v.astype("float64")
+
+
+def _round(v):
+    """Python's ``round`` (half to even) of a float64 tensor, as int64."""
+    f = paddle.floor(v)
+    d = v - f  # exact
+    # Compared with a float64 tensor (a Python float would round ``d`` to float32) and never with
+    # ``==``, which Paddle evaluates with a 1e-8 tolerance on floats: a tie is "neither < nor >".
+    half = _f64(0.5)
+    up = (d > half) | (~(d < half) & (paddle.remainder(f, _f64(2.0)) > half))  # ties to the even integer
+    return (f + up.astype("float64")).astype("int64")
+
+
+def _coord_axis(n, index=None):
+    """Centres of cells ``index`` (default: all) of ``n`` cells in (-1, 1): ``make_coord`` with Paddle
+    ops, so ``n`` may be a tensor (a dynamic size in an exported graph).
+
+    Bit-identical to ``make_coord``: r = 2 / (2n) = 1 / n in float64, then float32(r - 1) +
+    float32(2r) * i in float32, one rounding per operation.
+    """
+    r = _f64(1.0) / _f64(n)
+    index = paddle.arange(n) if index is None else index
+    return (r - _f64(1.0)).astype("float32") + (r * _f64(2.0)).astype("float32") * index.astype("float32")
+
+
+def _coord_grid(h, w):
+    """``make_coord((h, w))`` as a Paddle tensor [h*w, 2] of (y, x); h, w ints or 0-D tensors."""
+    y, x = paddle.meshgrid(_coord_axis(h), _coord_axis(w))
+    return paddle.stack([y, x], axis=-1).reshape([-1, 2])
 
 
 def _nearest_index(c, size):
@@ -61,19 +108,20 @@ def _nearest_index(c, size):
 
 
 def _sample_nearest(feat_t, coord, h, w, zeros_outside=True):
-    """``grid_sample(feat, coord.flip(-1), 'nearest')`` as a gather; returns values and flat indices.
+    """``grid_sample(feat, coord.flip(-1), 'nearest')`` as a gather; returns values and (iy, ix).
 
-    ``feat_t`` is [B, h*w, C]; ``coord`` [B, Q, 2] holds (y, x) in [-1, 1].
+    ``feat_t`` is [B, h*w, C]; ``coord`` [B, Q, 2] holds (y, x) in [-1, 1]; ``h``, ``w`` ints or
+    0-D int64 tensors. Out-of-range indices are clipped (and zeroed when ``zeros_outside``).
     """
-    iy, ix = _nearest_index(coord[..., 0], h), _nearest_index(coord[..., 1], w)
-    idx = iy.clip(0, h - 1) * w + ix.clip(0, w - 1)
-    b, q = idx.shape
-    offset = paddle.arange(b, dtype="int64").unsqueeze(-1) * (h * w)  # rows of a [B*h*w, C] table
-    out = paddle.gather(feat_t.reshape([b * h * w, -1]), (idx + offset).flatten()).reshape([b, q, -1])
+    hf, wf = _f64(h).astype("float32"), _f64(w).astype("float32")
+    iy, ix = _nearest_index(coord[..., 0], hf), _nearest_index(coord[..., 1], wf)
+    iy_c, ix_c = iy.clip(0, h - 1), ix.clip(0, w - 1)
+    batch = paddle.arange(_dim(coord, 0), dtype="int64").unsqueeze(-1) + paddle.zeros_like(iy_c)
+    out = paddle.gather_nd(feat_t, paddle.stack([batch, iy_c * w + ix_c], axis=-1))  # [B, Q, C]
     if zeros_outside:  # grid_sample's padding_mode='zeros'
         inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
         out = out * inside.unsqueeze(-1).astype(out.dtype)
-    return out, idx
+    return out, iy_c, ix_c
 
 
 class LIIF(SRModel):
@@ -104,27 +152,27 @@ class LIIF(SRModel):
 
     def query_rgb(self, feat, coord, cell=None):
         """RGB at ``coord`` [B, Q, 2] ((y, x) in [-1, 1]) with cell sizes ``cell`` [B, Q, 2] -> [B, Q, 3]."""
-        b, _, h, w = feat.shape
+        h, w = _dim(feat, 2), _dim(feat, 3)
         if self.imnet is None:
             return _sample_nearest(feat.flatten(2).transpose([0, 2, 1]), coord, h, w)[0]
         if self.feat_unfold:
-            feat = F.unfold(feat, 3, paddings=1).reshape([b, -1, h, w])
+            feat = F.unfold(feat, 3, paddings=1).reshape([0, feat.shape[1] * 9, h, w])
         feat_t = feat.flatten(2).transpose([0, 2, 1])  # [B, h*w, C'] rows to gather
-        feat_coord = paddle.to_tensor(make_coord((h, w)))  # centres of the feature cells, [h*w, 2]
-        size = paddle.to_tensor([h, w], dtype="float32")
+        size = paddle.stack([_f64(h), _f64(w)]).astype("float32")
         if self.local_ensemble:
             shifts, eps = (-1, 1), 1e-6  # eps keeps a shifted query off the cell border
         else:
             shifts, eps = (0,), 0.0
-        rx, ry = 2 / h / 2, 2 / w / 2  # half a cell (field radius) along y and x
+        rx, ry = _f64(1.0) / _f64(h), _f64(1.0) / _f64(w)  # half a cell (field radius) along y and x: 2 / h / 2
         preds, areas = [], []
         for vx in shifts:
             for vy in shifts:
-                delta = paddle.to_tensor([vx * rx + eps, vy * ry + eps], dtype="float32")
+                # float64 like the official Python floats, rounded to float32 once
+                delta = paddle.stack([rx * _f64(vx) + _f64(eps), ry * _f64(vy) + _f64(eps)]).astype("float32")
                 # Clamped inside (-1, 1): every index is in range, so no zero padding is needed.
                 coord_ = (coord + delta).clip(-1 + 1e-6, 1 - 1e-6)
-                q_feat, idx = _sample_nearest(feat_t, coord_, h, w, zeros_outside=False)
-                q_coord = paddle.gather(feat_coord, idx.flatten()).reshape(coord.shape)
+                q_feat, iy, ix = _sample_nearest(feat_t, coord_, h, w, zeros_outside=False)
+                q_coord = paddle.stack([_coord_axis(h, iy), _coord_axis(w, ix)], axis=-1)  # feature cell centres
                 rel_coord = (coord - q_coord) * size
                 inp = [q_feat, rel_coord]
                 if self.cell_decode:
@@ -142,21 +190,29 @@ class LIIF(SRModel):
         return ret
 
     def _render(self, x, out_size, bsize):
+        """SR at ``out_size`` (ints, or 0-D tensors in a static graph, where ``bsize`` must be None)."""
         h, w = out_size
-        n = x.shape[0]
-        coord = paddle.to_tensor(make_coord((h, w))).unsqueeze(0).expand([n, h * w, 2])
-        cell = paddle.to_tensor([2 / h, 2 / w], dtype="float32").expand([n, h * w, 2])
+        coord = _coord_grid(h, w).unsqueeze(0).expand([_dim(x, 0), -1, -1])
+        cell = paddle.stack([_f64(2.0) / _f64(h), _f64(2.0) / _f64(w)]).astype("float32").expand_as(coord)
         feat = self.gen_feat(x)
-        step = bsize or h * w
-        preds = [self.query_rgb(feat, coord[:, i:i + step], cell[:, i:i + step]) for i in range(0, h * w, step)]
-        pred = preds[0] if len(preds) == 1 else paddle.concat(preds, axis=1)
-        return pred.reshape([n, h, w, -1]).transpose([0, 3, 1, 2])
+        if bsize is None:
+            pred = self.query_rgb(feat, coord, cell)
+        else:
+            preds = [self.query_rgb(feat, coord[:, i:i + bsize], cell[:, i:i + bsize]) for i in range(0, h * w, bsize)]
+            pred = preds[0] if len(preds) == 1 else paddle.concat(preds, axis=1)
+        return pred.reshape([0, h, w, -1]).transpose([0, 3, 1, 2])
 
     def _size(self, x, scale):
         return round(x.shape[-2] * scale), round(x.shape[-1] * scale)
 
     def forward_native(self, x):
-        return self._render(x, self._size(x, self.scale), 30000)
+        if paddle.in_dynamic_mode():
+            return self._render(x, self._size(x, self.scale), 30000)
+        # Static graph (export, dynamic H/W): the output size from the shape tensor, exactly as Python's
+        # round(H * scale) in float64, and all queries in one batch (a graph has no Python loop over a
+        # size it does not know yet; tiled inference bounds the memory instead).
+        scale = _f64(float(self.scale))
+        return self._render(x, (_round(_f64(_dim(x, 2)) * scale), _round(_f64(_dim(x, 3)) * scale)), None)
 
     def render(self, lr, out_size=None, scale=None, bsize=30000):
         """SR of ``lr`` (suite range) at ``out_size`` (H, W) or ``scale``, ``bsize`` queries at a time.
