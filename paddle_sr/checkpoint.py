@@ -79,3 +79,36 @@ def load_weights(model, path):
     check_state_dict(model, state, source=f"weights file {path}")
     model.set_state_dict(state)
     return model
+
+
+def run_config(weights):
+    """The resolved recipe (``config.json``) of the training run a weights file lies in, or None."""
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(weights))), "config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def model_for_weights(name, scale, weights, config=None):
+    """Registered model ``name`` x``scale`` rebuilt for ``weights`` and loaded, in eval mode.
+
+    Weights from a training run folder (``output/<run>/Best.pdparams``) rebuild the configuration
+    the run trained (its ``config.json`` ``model_kwargs``, e.g. the demo's small RDN), so a
+    checkpoint never has to be described twice; other files get the registry defaults. ``config``
+    (a run's resolved recipe) overrides the look-up beside the file.
+    """
+    from .models import create
+
+    cfg = config if config is not None else (run_config(weights) or {})
+    kwargs = {}
+    if cfg.get("model"):
+        if (cfg["model"], cfg.get("scale")) != (name, scale):
+            raise SRError(f"{weights} was trained as --model {cfg['model']} --scale {cfg.get('scale')} (its run's "
+                          f"config.json), not --model {name} --scale {scale}; pass the model and scale it was trained for")
+        kwargs = cfg.get("model_kwargs") or {}
+    model = load_weights(create(name, scale=scale, **kwargs), weights)
+    model.eval()
+    return model

@@ -175,15 +175,13 @@ def build_model(name, scale, weights):
         if weights:
             raise SRError("--model bicubic takes no --weights; drop the option or name the model they belong to")
         return None
-    from .checkpoint import load_weights
-    from .models import create
+    from .checkpoint import model_for_weights
+    from .models import check_scale
 
-    model = create(name, scale=scale)
+    check_scale(name, scale)
     if not weights:
         raise SRError(f"--model {name} needs --weights FILE (a .pdparams); random weights give meaningless numbers")
-    load_weights(model, weights)
-    model.eval()
-    return model
+    return model_for_weights(name, scale, weights)
 
 
 def main(argv=None):

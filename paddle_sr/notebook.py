@@ -36,17 +36,14 @@ def read_config(run_dir):
 def load_run(run_dir, weights="Best.pdparams"):
     """The model a run trained (architecture, scale and model_kwargs from ``config.json``) with
     ``weights`` (a file name inside the run folder, or a path) loaded, in eval mode."""
-    from . import models
-    from .checkpoint import load_weights
+    from .checkpoint import model_for_weights
 
     cfg = read_config(run_dir)
     path = weights if os.path.dirname(os.fspath(weights)) else os.path.join(os.fspath(run_dir), weights)
     if not os.path.isfile(path):
         raise SRError(f"{path} does not exist; the run writes Best.pdparams at its first validation "
                       f"(every val_every={cfg.get('val_every')} iterations) — train longer or pick Model.pdparams")
-    model = load_weights(models.create(cfg["model"], scale=cfg["scale"], **cfg.get("model_kwargs", {})), path)
-    model.eval()
-    return model
+    return model_for_weights(cfg["model"], cfg["scale"], path, config=cfg)
 
 
 def run_progress(run_dir):

@@ -54,8 +54,8 @@ def _scale_text(scale):
 
 def build_model(name, scale, weights):
     """Registered model ``name`` for ``scale`` with ``weights`` loaded; SRError for bad combinations."""
-    from .checkpoint import load_weights
-    from .models import create, scales
+    from .checkpoint import model_for_weights
+    from .models import scales
 
     supported = scales(name)
     if supported is not None:
@@ -63,10 +63,7 @@ def build_model(name, scale, weights):
             raise SRError(f"model {name!r} has fixed scales {', '.join(map(str, supported))}; got --scale {scale}. "
                           f"Non-integer scales need an arbitrary-scale model such as liif")
         scale = int(scale)
-    model = create(name, scale=scale)
-    load_weights(model, weights)
-    model.eval()
-    return model
+    return model_for_weights(name, scale, weights)
 
 
 def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_overlap=16, self_ensemble=False,

@@ -164,3 +164,27 @@ def test_engine_inference_same_psnr_as_eager(tmp_path, shared):
     assert a.shape == b.shape == (48, 50, 3) and np.abs(a - b).max() <= 1
     with pytest.raises(SRError, match="unknown engine"):
         evaluate(model, 2, [data], engine="onnx", progress=False)
+
+
+def test_weights_in_a_run_folder_rebuild_the_trained_configuration(tmp_path):
+    """A run folder's config.json (model_kwargs) tells evaluate/predict the model's configuration."""
+    from paddle_sr.checkpoint import model_for_weights
+
+    kwargs = dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    paddle.seed(0)
+    trained = create("rdn", scale=2, **kwargs)
+    paddle.save(trained.state_dict(), str(run / "Best.pdparams"))
+    (run / "config.json").write_text(json.dumps({"model": "rdn", "scale": 2, "model_kwargs": kwargs}))
+    model = model_for_weights("rdn", 2, str(run / "Best.pdparams"))
+    x = paddle.rand([1, 3, 8, 8]) * 2 - 1
+    trained.eval()
+    np.testing.assert_array_equal(model(x).numpy(), trained(x).numpy())
+    with pytest.raises(SRError, match="trained as --model rdn --scale 2"):
+        model_for_weights("rdn", 4, str(run / "Best.pdparams"))
+    # The same file without its run folder: default RDN, and the mismatch is named.
+    alone = tmp_path / "alone.pdparams"
+    alone.write_bytes((run / "Best.pdparams").read_bytes())
+    with pytest.raises(SRError, match="does not fit"):
+        model_for_weights("rdn", 2, str(alone))
