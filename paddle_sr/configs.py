@@ -1,0 +1,296 @@
+"""Training recipes: one per trainable setup, every number with the paper section it comes from.
+
+A recipe is a ``Recipe`` dataclass; its field types are the types that ``--key=value`` overrides are
+checked against (``parse_overrides``, no ``eval``). "Epoch" in the EDSR-PyTorch family of code (EDSR,
+RDN, RCAN, RLFN, LIIF) is ``test_every`` = 1000 iterations, so "halve every 200 epochs" is
+``milestones`` every 200,000 iterations (``EPOCH`` below). All recipes default to the embedded
+photographs (``data='embedded:train'``, ``val_data='embedded:val'``) so they run anywhere; pass
+``--data=div2k:ROOT`` (DIV2K, the papers' data), ``celeba:ROOT`` or any image folder.
+"""
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, replace
+
+from .errors import SRError
+
+EPOCH = 1000  # iterations per "epoch" in EDSR-PyTorch-style code (args.test_every)
+
+
+def every(step, total):
+    """Milestones ``step, 2*step, ...`` below ``total`` (a "halve every N" schedule)."""
+    return tuple(range(step, total, step))
+
+
+@dataclass
+class Recipe:
+    """Everything a training run needs; ``config.json`` in the run folder is this, resolved."""
+    # --- what is trained
+    model: str = "rdn"                     # registered model name (paddle_sr.models.names())
+    model_kwargs: dict = field(default_factory=dict)  # extra model arguments, JSON on the command line
+    scale: int = 4
+    init_from: str = ""                    # .pdparams to start from ('' = random init)
+    init_partial: bool = False             # skip keys whose shape differs (x2 -> x3/x4 upsampler)
+    # --- data (LR patch side; the HR patch is scale times larger)
+    data: str = "embedded:train"
+    lr_data: str = ""                      # folder of official LR images ('' = MATLAB bicubic on the fly)
+    val_data: tuple = ("embedded:val",)    # one or more sets; PSNR/SSIM logged per set
+    val_max_size: int = 0                  # centre-crop validation HR to this side (0 = whole image)
+    patch_size: int = 48
+    batch_size: int = 16
+    augment: bool = True                   # 8-way flips/rotations
+    num_workers: int = 0
+    # --- optimisation: Adam with a step schedule, stepped every iteration
+    iterations: int = 300 * EPOCH
+    lr: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_eps: float = 1e-8
+    milestones: tuple = ()
+    gamma: float = 0.5
+    grad_clip: float = 0.0                 # global-norm clip (0 = off)
+    ema: float = 0.0                       # EMA decay of the weights, e.g. 0.999 (0 = off)
+    # --- losses
+    pixel_loss: str = "l1"                 # l1 | mse | charbonnier
+    pixel_weight: float = 1.0
+    perceptual_weight: float = 0.0
+    perceptual_layer: str = "conv5_4"
+    perceptual_scale: float = 1.0          # multiplies the VGG features before the MSE
+    vgg_weights: str = ""                  # '' = look in the cache / download
+    allow_random_vgg: bool = False         # tests only: a perceptual loss on random features is meaningless
+    adversarial_weight: float = 0.0
+    gan_type: str = "bce"                  # bce (SRGAN) | ragan (ESRGAN)
+    d_lr: float = 1e-4
+    joint_srresnet: bool = False           # the SRGAN notebook's side-by-side SRResNet (MSE) from the same init
+    contrastive_weight: float = 0.0
+    stage: int = 0                         # RLFN warm-start stage (1-based; 0 = single stage)
+    # --- LIIF sampling (patch_size is inp_size)
+    scale_min: float = 1.0
+    scale_max: float = 4.0
+    sample_q: int = 2304
+    # --- bookkeeping
+    val_every: int = 5000                  # validate + write Model/Best/state every N iterations
+    log_every: int = 100
+    sample_images: int = 2                 # validation SR images logged to VisualDL
+    seed: int = 0
+    device: str = "auto"                   # auto | cpu | gpu | gpu:N
+    amp: bool = False                      # float16 autocast + GradScaler (GPU only)
+    run: str = ""                          # run folder name ('' = <recipe>_x<scale>[_stage<k>])
+    output: str = "output"
+    max_minutes: float = 0.0               # wall-clock budget of this invocation (0 = none); ends with validation
+    stop_after: int = 0                    # stop (and save) after this many iterations of this invocation
+    compare_png: bool = False              # write a show_image comparison PNG at the end
+    progress: bool = True                  # tqdm progress bar
+
+
+BASE = Recipe()
+
+# ---------------------------------------------------------------------------------------------------
+# RDN (Zhang et al., CVPR 2018, arXiv:1802.08797), config B (D=16, C=8, G=64, G0=64, Sec. 5.1).
+# Sec. 5.2: 16 LR patches of 32x32 per batch, Adam (beta1 0.9, beta2 0.999, eps 1e-8), lr 1e-4 halved
+# every 200 epochs, L1 loss. The paper gives no total length; 300 epochs is the default of
+# EDSR-PyTorch, the code base of the authors' PyTorch release. The notebook used LR patch 48 at x4:
+# --patch_size=48.
+RDN = replace(BASE, model="rdn", scale=4, patch_size=32, batch_size=16, lr=1e-4,
+              iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+
+# EDSR (Lim et al., CVPRW 2017, arXiv:1707.02921) Sec. 4.2: 48x48 LR patches, batch 16, Adam
+# (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 updates, L1 (Sec. 3.3); EDSR-PyTorch 300 epochs.
+# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2):
+#   --init_from=output/edsr_x2/Best.pdparams --init_partial=true
+EDSR = replace(BASE, model="edsr", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=300 * EPOCH,
+               milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+EDSR_BASELINE = replace(EDSR, model="edsr_baseline")
+
+# RCAN (Zhang et al., ECCV 2018, arXiv:1807.02758) Sec. 4.1: 16 LR patches of 48x48, Adam
+# (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 iterations, L1. The RCAN code trains 1000 epochs
+# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR.
+RCAN = replace(BASE, model="rcan", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
+               milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
+
+# SRResNet / SRGAN (Ledig et al., CVPR 2017, arXiv:1609.04802), x4 only. Sec. 3.2: 16 random 96x96 HR
+# crops (LR 24x24) per batch, Adam beta1 0.9; SRResNet: MSE, lr 1e-4, 10^6 iterations. SRGAN: initialised
+# from SRResNet, 10^5 iterations at 1e-4 then 10^5 at 1e-5, G and D updated alternately (k = 1).
+# Loss (Eq. 3, SRGAN-VGG54): l_VGG/5.4 + 1e-3 l_Gen, with the VGG features rescaled by 1/12.75 (Sec. 3.2);
+# SRGAN-VGG54 has no pixel MSE term. The paper trained on 350k ImageNet images.
+SRRESNET = replace(BASE, model="srresnet", scale=4, patch_size=24, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
+                   milestones=(), pixel_loss="mse")
+SRGAN = replace(SRRESNET, iterations=200 * EPOCH, milestones=(100 * EPOCH,), gamma=0.1, lr=1e-4, d_lr=1e-4,
+                init_from="output/srresnet_x4/Best.pdparams",
+                pixel_weight=0.0, perceptual_weight=1.0, perceptual_layer="conv5_4", perceptual_scale=1 / 12.75,
+                adversarial_weight=1e-3, gan_type="bce")
+# The SRGAN notebook (seed 001): CelebA, 44x44 LR patches, batch 16, Adam 1e-4 beta1 0.9 for G and D,
+# G loss = MSE + 1e-2 VGG54 (not rescaled) + 1e-2 adversarial, trained jointly with an SRResNet (MSE)
+# from the same random init; its generator used ReLU in place of PReLU (act='relu'). Its data:
+# --data=celeba:ROOT.
+SRGAN_NOTEBOOK = replace(SRGAN, model_kwargs=dict(act="relu"), patch_size=44, init_from="", pixel_weight=1.0,
+                         perceptual_weight=1e-2, perceptual_scale=1.0, adversarial_weight=1e-2, joint_srresnet=True,
+                         milestones=(), iterations=1000 * EPOCH)
+
+# RLFN (Kong et al., CVPRW 2022, arXiv:2205.07514) Sec. 4.1, multi-stage warm start (Sec. 3.4): every
+# stage starts from the previous stage's Best.pdparams. Stage 1 from scratch: HR 256x256 (LR 64 at x4),
+# batch 64, Adam, lr 5e-4 halved every 200 epochs, 1000 epochs, L1. Stage 2: same settings, warm
+# started, with the contrastive loss (Sec. 3.3) added. Stage 3: fine-tune on HR 640x640 (LR 160) at
+# lr 2e-5 with MSE. The official repository withholds its training code (bytedance/RLFN issue #5).
+# CAVEAT: the stage values are our reading of Sec. 4.1 and could not be re-checked against the paper
+# text while writing this; the contrastive weight (the paper's lambda) is our choice (1.0). A stage
+# can be repeated ("the process repeats") with --run=NAME --init_from=<previous Best.pdparams>.
+RLFN_STAGES = (
+    dict(patch_size=64, batch_size=64, lr=5e-4, iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH),
+         gamma=0.5, pixel_loss="l1", contrastive_weight=0.0),
+    dict(patch_size=64, batch_size=64, lr=5e-4, iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH),
+         gamma=0.5, pixel_loss="l1", contrastive_weight=1.0),
+    dict(patch_size=160, batch_size=64, lr=2e-5, iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH),
+         gamma=0.5, pixel_loss="mse", contrastive_weight=0.0),
+)
+RLFN = replace(BASE, model="rlfn", scale=4, stage=1, **RLFN_STAGES[0])
+RLFN_S = replace(RLFN, model="rlfn_s")
+RLFN_NTIRE = replace(RLFN, model="rlfn_ntire")
+
+# LIIF (Chen et al., CVPR 2021, arXiv:2012.09161) Sec. 4.1 / official train_rdn-liif.yaml: 48x48 LR
+# inputs, scale ~ U(1, 4), 2304 sampled query pixels, batch 16, Adam lr 1e-4, 1000 epochs halved every
+# 200 (an epoch = 800 DIV2K images x 20 repeats / 16 = 1000 iterations), L1. Encoder: --model=liif (RDN)
+# or --model=liif_edsr_baseline. ``scale`` is the validation scale.
+LIIF = replace(BASE, model="liif", scale=4, patch_size=48, batch_size=16, lr=1e-4,
+               iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1",
+               scale_min=1.0, scale_max=4.0, sample_q=2304)
+
+# The demo (`make demo`): a small RDN (G0=16, D=4, C=3, G=16; ~0.08 M parameters) at x2 on the embedded
+# photos, sized to beat bicubic within a few minutes on a 2-core CPU. A higher lr than the paper's
+# (small nets tolerate it and there are few steps) with two decays; small patches keep a step cheap.
+# max_minutes is a safety net for slow machines: training stops, then validation and Best still run.
+DEMO = replace(BASE, model="rdn", scale=2,
+               model_kwargs=dict(num_features=16, num_blocks=4, num_layers=3, growth_rate=16),
+               patch_size=24, batch_size=16, lr=2e-3, iterations=1500, milestones=(1000, 1300), gamma=0.3,
+               pixel_loss="l1", val_every=500, log_every=50, max_minutes=7.0, compare_png=True)
+
+RECIPES = {
+    "rdn": RDN, "edsr": EDSR, "edsr_baseline": EDSR_BASELINE, "rcan": RCAN,
+    "srresnet": SRRESNET, "srgan": SRGAN, "srgan_notebook": SRGAN_NOTEBOOK,
+    "rlfn": RLFN, "rlfn_s": RLFN_S, "rlfn_ntire": RLFN_NTIRE,
+    "liif": LIIF, "demo": DEMO,
+}
+STAGES = {"rlfn": RLFN_STAGES, "rlfn_s": RLFN_STAGES, "rlfn_ntire": RLFN_STAGES}
+FIELD_TYPES = {f.name: f.type for f in fields(Recipe)}
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _scalar(text, typ):
+    if typ is bool:
+        if text.lower() in TRUE:
+            return True
+        if text.lower() in FALSE:
+            return False
+        raise ValueError
+    if typ is int:
+        return int(text)
+    if typ is float:
+        return float(text)
+    return text
+
+
+def parse_value(key, text, default=None):
+    """Parse ``--key=text`` to the type of ``Recipe.key``; SRError naming the key and type otherwise."""
+    if key not in FIELD_TYPES:
+        raise SRError(f"unknown option --{key}; known options: {', '.join(sorted(FIELD_TYPES))}")
+    typ = FIELD_TYPES[key]
+    try:
+        if typ is dict:
+            value = json.loads(text)
+            if not isinstance(value, dict):
+                raise ValueError
+            return value
+        if typ is tuple:
+            items = [t.strip() for t in text.split(",") if t.strip()]
+            kinds = {type(v) for v in (default or ())}
+            elem = kinds.pop() if len(kinds) == 1 else None
+            if elem is not None:
+                return tuple(_scalar(t, elem) for t in items)
+            out = []
+            for t in items:  # no default to copy from: int, else float, else text
+                for kind in (int, float, str):
+                    try:
+                        out.append(_scalar(t, kind))
+                        break
+                    except ValueError:
+                        continue
+            return tuple(out)
+        return _scalar(text, typ)
+    except (ValueError, json.JSONDecodeError):
+        hint = {dict: 'a JSON object, e.g. \'{"num_features": 16}\'', tuple: "comma-separated values, e.g. 2,4",
+                bool: "true or false", int: "an integer", float: "a number", str: "text"}[typ]
+        raise SRError(f"--{key}={text!r} is not {hint} (the type of {key!r} is {typ.__name__})") from None
+
+
+def parse_overrides(args):
+    """['--key=value', ...] -> {key: text}; SRError for anything else."""
+    out = {}
+    for a in args:
+        if not a.startswith("--") or "=" not in a:
+            raise SRError(f"cannot read argument {a!r}: write options as --key=value "
+                          f"(see `python -m paddle_sr.train --help`)")
+        key, text = a[2:].split("=", 1)
+        key = key.replace("-", "_")
+        parse_value(key, text)  # fail early on unknown keys
+        out[key] = text
+    return out
+
+
+def resolve(name, overrides=None):
+    """The recipe ``name`` with its stage defaults and the ``{key: text}`` overrides applied, checked."""
+    if name not in RECIPES:
+        raise SRError(f"unknown recipe {name!r}; known recipes: {', '.join(RECIPES)}")
+    base = RECIPES[name]
+    overrides = dict(overrides or {})
+    values = {k: parse_value(k, v, getattr(base, k)) for k, v in overrides.items()}
+    stage = values.get("stage", base.stage)
+    if name in STAGES:
+        stages = STAGES[name]
+        if not 1 <= stage <= len(stages):
+            raise SRError(f"recipe {name!r} has stages 1-{len(stages)}; got --stage={stage}")
+        base = replace(base, stage=stage, **stages[stage - 1])
+        if stage > 1:  # warm start from the previous stage's best weights (RLFN Sec. 3.4)
+            scale, output = values.get("scale", base.scale), values.get("output", base.output)
+            base = replace(base, init_from=f"{output}/{name}_x{scale}_stage{stage - 1}/Best.pdparams")
+    elif stage:
+        raise SRError(f"recipe {name!r} has no stages; drop --stage (stages: {', '.join(STAGES)})")
+    cfg = replace(base, **values)
+    if not cfg.run:
+        cfg = replace(cfg, run=f"{name}_x{cfg.scale}" + (f"_stage{cfg.stage}" if cfg.stage else ""))
+    check(cfg)
+    return cfg
+
+
+def check(cfg):
+    """SRError for values that cannot work, before anything is built."""
+    positive = ("iterations", "batch_size", "patch_size", "val_every", "log_every")
+    for key in positive:
+        if getattr(cfg, key) < 1:
+            raise SRError(f"--{key} must be >= 1, got {getattr(cfg, key)}")
+    if cfg.lr <= 0:
+        raise SRError(f"--lr must be > 0, got {cfg.lr}")
+    if not 0 <= cfg.ema < 1:
+        raise SRError(f"--ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
+    if cfg.grad_clip < 0 or cfg.max_minutes < 0 or cfg.stop_after < 0:
+        raise SRError("--grad_clip, --max_minutes and --stop_after must be >= 0 (0 = off)")
+    if "/" in cfg.run or cfg.run in (".", ".."):
+        raise SRError(f"--run is a folder name inside --output, got {cfg.run!r}")
+    if not cfg.val_data:
+        raise SRError("--val_data needs at least one validation set")
+
+
+def to_json(cfg):
+    return json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True)
+
+
+def help_text():
+    lines = ["usage: python -m paddle_sr.train RECIPE [--key=value ...]", "", "recipes:"]
+    for name, r in RECIPES.items():
+        lines.append(f"  {name:15s} model={r.model} x{r.scale}, {r.iterations} iterations, batch {r.batch_size}, "
+                     f"LR patch {r.patch_size}, lr {r.lr:g}")
+    lines += ["", "options (type, default of the base recipe):"]
+    for f in fields(Recipe):
+        lines.append(f"  --{f.name}={getattr(BASE, f.name)!r}  ({f.type.__name__})")
+    lines += ["", "Rerunning the same command resumes from output/<run>/state.pdstate.",
+              "Multi-GPU: python -m paddle.distributed.launch --gpus 0,1 paddle_sr/train.py RECIPE ...",
+              "What each option does: the comments of Recipe in paddle_sr/configs.py."]
+    return "\n".join(lines)

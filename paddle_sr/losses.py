@@ -1,0 +1,154 @@
+"""Training losses: pixel (L1 / MSE / Charbonnier), perceptual (VGG19), adversarial, contrastive (RLFN).
+
+All take suite tensors (float32 NCHW in [-1, 1]) and return a scalar tensor. Plain functions where a
+loss has no state; ``nn.Layer`` where it owns a (frozen) network. No registry: ``train.py`` picks the
+loss by name through ``pixel_loss``.
+"""
+import math
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .errors import SRError
+
+
+def l1_loss(sr, hr):
+    """Mean absolute error (EDSR / RDN / RCAN / RLFN training loss)."""
+    return paddle.mean(paddle.abs(sr - hr))
+
+
+def mse_loss(sr, hr):
+    """Mean squared error (SRResNet; the SRGAN notebook's content term)."""
+    return paddle.mean(paddle.square(sr - hr))
+
+
+def charbonnier_loss(sr, hr, eps=1e-3):
+    """mean(sqrt((sr - hr)^2 + eps^2)) — a differentiable L1 (LapSRN, Lai et al. 2017)."""
+    return paddle.mean(paddle.sqrt(paddle.square(sr - hr) + eps * eps))
+
+
+PIXEL_LOSSES = {"l1": l1_loss, "mse": mse_loss, "charbonnier": charbonnier_loss}
+
+
+def pixel_loss(name):
+    """The pixel loss function called ``name`` ('l1', 'mse' or 'charbonnier')."""
+    if name not in PIXEL_LOSSES:
+        raise SRError(f"unknown pixel loss {name!r}; use one of {', '.join(PIXEL_LOSSES)}")
+    return PIXEL_LOSSES[name]
+
+
+class PerceptualLoss(nn.Layer):
+    """MSE between VGG19 feature maps of SR and HR (SRGAN, Ledig et al. 2017, Sec. 2.2.1, Eq. 5).
+
+    Args:
+        extractor: a frozen feature network (``paddle_sr.models.vgg.VGG19FeatureExtractor``).
+        feature_scale: multiplies both feature maps before the MSE. SRGAN Sec. 3.2 rescales the VGG
+            feature maps by 1/12.75 "to obtain VGG losses of a scale that is comparable to the MSE
+            loss"; the notebook used 1 (no rescale).
+    """
+
+    def __init__(self, extractor, feature_scale=1.0):
+        super().__init__()
+        self.extractor = extractor
+        self.feature_scale = float(feature_scale)
+        for p in self.extractor.parameters():
+            p.stop_gradient = True
+        self.extractor.eval()
+
+    def forward(self, sr, hr):
+        with paddle.no_grad():
+            target = self.extractor(hr)
+        return mse_loss(self.extractor(sr) * self.feature_scale, target * self.feature_scale)
+
+
+def _bce_logits(logits, real):
+    label = paddle.full_like(logits, 1.0 if real else 0.0)
+    return F.binary_cross_entropy_with_logits(logits, label)
+
+
+GAN_TYPES = ("bce", "ragan")
+
+
+def _check_gan(kind):
+    if kind not in GAN_TYPES:
+        raise SRError(f"unknown gan_type {kind!r}; use 'bce' (SRGAN) or 'ragan' (ESRGAN)")
+
+
+def generator_adversarial_loss(kind, d_fake, d_real=None):
+    """Adversarial loss of the generator from discriminator *logits* on SR (and HR for 'ragan').
+
+    kind='bce': the standard GAN of SRGAN (Sec. 2.2.2, Eq. 6), -log D(G(lr)) (the notebook's sigmoid +
+    ``-log(d + 1e-8)``, computed stably from logits). kind='ragan': relativistic average GAN of ESRGAN
+    (Wang et al. 2018, Sec. 3.2): D_Ra(a, b) = sigma(C(a) - mean C(b)); the official code averages the
+    real and fake terms. ``d_real`` (needed for 'ragan') should be detached by the caller.
+    """
+    _check_gan(kind)
+    if kind == "bce":
+        return _bce_logits(d_fake, True)
+    if d_real is None:
+        raise ValueError("the relativistic ('ragan') generator loss needs d_real")
+    return (_bce_logits(d_real - paddle.mean(d_fake), False) + _bce_logits(d_fake - paddle.mean(d_real), True)) / 2
+
+
+def discriminator_loss(kind, d_real, d_fake):
+    """Discriminator loss from logits on HR (real) and detached SR (fake): the mean of the real and fake
+    cross-entropies (SRGAN notebook: ``(-log d_real - log(1 - d_fake)) / 2``), or its relativistic form."""
+    _check_gan(kind)
+    if kind == "bce":
+        return (_bce_logits(d_real, True) + _bce_logits(d_fake, False)) / 2
+    return (_bce_logits(d_real - paddle.mean(d_fake), True) + _bce_logits(d_fake - paddle.mean(d_real), False)) / 2
+
+
+class ShallowFeatureExtractor(nn.Layer):
+    """RLFN's contrastive-loss feature extractor: Conv k3s1 - Tanh - Conv k3s1, random and frozen.
+
+    RLFN (Kong et al. 2022, arXiv:2205.07514) Sec. 3.3 finds that deep VGG features hurt PSNR and uses
+    the features of a randomly initialised two-layer network instead (Conv k3s1 - Tanh - Conv k3s1).
+    The paper does not give the width; 64 channels (VGG's first-layer width that AECR-Net / CSD
+    contrast on) is our choice. Weights are drawn from a numpy generator with a fixed ``seed`` with
+    the PyTorch default conv init U(-1/sqrt(fan_in), 1/sqrt(fan_in)), so the extractor is identical in
+    every run and on resume, and building it consumes none of Paddle's global random state.
+    """
+
+    def __init__(self, channels=64, seed=0):
+        super().__init__()
+        self.conv1 = nn.Conv2D(3, channels, 3, padding=1)
+        self.act = nn.Tanh()
+        self.conv2 = nn.Conv2D(channels, channels, 3, padding=1)
+        rng = np.random.default_rng(seed)
+        for conv in (self.conv1, self.conv2):
+            bound = 1.0 / math.sqrt(conv.weight.shape[1] * 9)
+            conv.weight.set_value(rng.uniform(-bound, bound, conv.weight.shape).astype("float32"))
+            conv.bias.set_value(rng.uniform(-bound, bound, conv.bias.shape).astype("float32"))
+            conv.weight.stop_gradient = True
+            conv.bias.stop_gradient = True
+
+    def forward(self, x):
+        return self.conv2(self.act(self.conv1(x)))
+
+
+class ContrastiveLoss(nn.Layer):
+    """RLFN's contrastive loss (Sec. 3.3, Eq. 3, after AECR-Net): d(phi(sr), phi(hr)) / d(phi(sr), phi(neg)).
+
+    Anchor = SR, positive = HR, negative = the LR image bicubic-upsampled to the HR size (as CSD for
+    SR); d is the mean L1 distance and phi the output of ``ShallowFeatureExtractor``. Minimising it
+    pulls SR towards HR and pushes it away from the blurry bicubic image. The negative uses Paddle's
+    bicubic interpolation (a = -0.75, no antialiasing) — it only has to be "the blurry answer".
+    """
+
+    def __init__(self, channels=64, seed=0, eps=1e-7):
+        super().__init__()
+        self.extractor = ShallowFeatureExtractor(channels, seed)
+        self.eps = eps
+
+    def forward(self, sr, hr, lr):
+        with paddle.no_grad():
+            neg = F.interpolate(lr, size=sr.shape[-2:], mode="bicubic", align_corners=False)
+            f_pos = self.extractor(hr)
+            f_neg = self.extractor(neg)
+        f_sr = self.extractor(sr)
+        d_ap = paddle.mean(paddle.abs(f_sr - f_pos))
+        d_an = paddle.mean(paddle.abs(f_sr - f_neg))
+        return d_ap / (d_an + self.eps)

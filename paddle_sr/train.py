@@ -1,0 +1,570 @@
+"""python -m paddle_sr.train RECIPE [--key=value ...] — one iteration-based training loop for every recipe.
+
+Recipes and options: ``paddle_sr/configs.py`` (``--help`` lists them). A run lives in
+``output/<run>/``:
+
+- ``config.json``: the resolved recipe;
+- ``Model.pdparams`` (latest) and ``Best.pdparams`` (best validation PSNR on the first validation
+  set): weights only, ``model.set_state_dict(paddle.load(path))``; with ``--ema`` they hold the EMA
+  weights (the raw ones are in the state file);
+- ``state.pdstate``: everything else needed to continue — raw weights, optimizer with its LR
+  scheduler, iteration, best score, RNG states (Paddle, numpy, Python), discriminator and its
+  optimizer (GANs), the joint SRResNet (SRGAN notebook preset), EMA weights, AMP loss scale;
+- ``vdl/``: VisualDL logs (``visualdl --logdir output``): losses, lr, validation PSNR/SSIM per set
+  (with bicubic for reference) and sample SR images.
+
+Every file is written with ``checkpoint.atomic_save`` (temporary file, then rename), so a killed run
+never leaves a torn file. Rerunning the same command resumes from ``state.pdstate``; the batches
+are a pure function of (seed, iteration) (``paddle_sr.data``), so an interrupted and resumed run ends
+with the same weights as an uninterrupted one (bit for bit on CPU). A run folder holding another
+model or scale is never touched: pick another ``--run``.
+
+Validation: every ``val_every`` iterations and at the end, PSNR/SSIM on Y with ``scale`` border pixels
+ignored, SR clipped and rounded to uint8, LR by MATLAB bicubic (``paddle_sr.metrics``).
+
+Multi-GPU (data parallel, one process per GPU; each rank takes a disjoint slice of every batch so the
+global batch stays ``batch_size``; only rank 0 validates and writes). Paddle's launcher starts a
+script file, not ``-m module``, so name this file:
+    python -m paddle.distributed.launch --gpus 0,1 paddle_sr/train.py rdn --batch_size=16
+"""
+import base64
+import dataclasses
+import json
+import math
+import os
+import pickle
+import random
+import sys
+import time
+
+import numpy as np
+import paddle
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file, as paddle.distributed.launch does (it cannot launch ``-m module``): make the
+    # relative imports below resolve against the package (PEP 366).
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "paddle_sr"
+
+from . import configs, losses, models  # noqa: E402
+from .checkpoint import atomic_save, check_state_dict, read_state_dict  # noqa: E402
+from .errors import SRError, cli_main  # noqa: E402
+
+STATE = "state.pdstate"
+# A run folder with other values of these keys holds a different model: never resume into it.
+IDENTITY_KEYS = ("model", "model_kwargs", "scale")
+
+
+# ------------------------------------------------------------------------------------------------
+# Set-up helpers
+# ------------------------------------------------------------------------------------------------
+
+def pick_device(name):
+    """'auto' -> GPU when Paddle is built with CUDA and sees one, else CPU; sets and returns it."""
+    if name == "auto":
+        name = "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    if name.startswith("gpu") and not paddle.is_compiled_with_cuda():
+        raise SRError(f"--device={name} but this Paddle is a CPU build; install paddlepaddle-gpu or use --device=cpu")
+    if name.startswith("gpu") and paddle.distributed.get_world_size() > 1:
+        name = f"gpu:{paddle.distributed.ParallelEnv().dev_id}"
+    try:
+        paddle.set_device(name)
+    except (ValueError, RuntimeError) as e:
+        raise SRError(f"cannot use device {name!r} ({e}); use auto, cpu, gpu or gpu:N") from None
+    return name
+
+
+def build_model(cfg):
+    try:
+        return models.create(cfg.model, scale=cfg.scale, **cfg.model_kwargs)
+    except TypeError as e:
+        raise SRError(f"--model_kwargs {cfg.model_kwargs} do not fit model {cfg.model!r}: {e}") from None
+
+
+def init_weights(model, cfg):
+    """Load ``init_from`` (warm start / x2 -> x4); ``init_partial`` skips keys whose shape differs."""
+    if not os.path.isfile(cfg.init_from):
+        hint = (" — train the previous stage first (same command with --stage=%d)" % (cfg.stage - 1)
+                if cfg.stage > 1 else " — train that model first, or pass --init_from='' to start from scratch")
+        raise SRError(f"--init_from={cfg.init_from} does not exist{hint}")
+    state = read_state_dict(cfg.init_from)
+    if cfg.init_partial:
+        own = model.state_dict()
+        keep = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
+        skipped = sorted(set(own) - set(keep) - {"value_range"})
+        print(f"init from {cfg.init_from}: {len(keep)} tensors loaded, {len(skipped)} kept random"
+              + (f" ({', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''})" if skipped else ""))
+        state = keep
+    else:
+        check_state_dict(model, state, source=f"--init_from={cfg.init_from}")
+        print(f"init from {cfg.init_from}")
+    model.set_state_dict(state)
+
+
+def make_optimizer(cfg, params, lr):
+    """Adam with a MultiStepDecay stepped every iteration (its state travels in the optimizer's);
+    without milestones a constant lr and ``sched`` None."""
+    sched = paddle.optimizer.lr.MultiStepDecay(lr, list(cfg.milestones), cfg.gamma) if cfg.milestones else None
+    clip = paddle.nn.ClipGradByGlobalNorm(cfg.grad_clip) if cfg.grad_clip > 0 else None
+    opt = paddle.optimizer.Adam(learning_rate=sched or lr, beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.adam_eps,
+                                parameters=params, grad_clip=clip)
+    return opt, sched
+
+
+def step_schedule(*scheds):
+    for sched in scheds:
+        if sched is not None:
+            sched.step()
+
+
+class _ShardBatches(paddle.io.Sampler):
+    """Batch k of rank r is items [k*B + r*b, k*B + (r+1)*b) with b = B / world: the global batch k is
+    items [k*B, (k+1)*B) (``data.make_loader``'s batches) whatever the number of GPUs."""
+
+    def __init__(self, batch_size, start, rank, world):
+        super().__init__()
+        self.b, self.B, self.start, self.rank = batch_size // world, batch_size, start, rank
+
+    def __iter__(self):
+        k = self.start
+        while True:
+            first = k * self.B + self.rank * self.b
+            yield list(range(first, first + self.b))
+            k += 1
+
+    def __len__(self):
+        return 2 ** 62
+
+
+def make_dataset(cfg):
+    """The training items (built now, so a missing data folder fails before anything is written)."""
+    from . import data
+
+    if is_liif(cfg):
+        return data.LiifPatchDataset(cfg.data, inp_size=cfg.patch_size, scale_min=cfg.scale_min,
+                                     scale_max=cfg.scale_max, sample_q=cfg.sample_q, seed=cfg.seed, augment=cfg.augment)
+    return data.PatchDataset(cfg.data, cfg.scale, cfg.patch_size, seed=cfg.seed, augment=cfg.augment,
+                             lr_source=cfg.lr_data or None)
+
+
+def make_batches(cfg, start, rank, world, dataset=None):
+    """Endless numpy batches from iteration ``start``: (lr, hr), or (lr, coord, cell, gt) for LIIF."""
+    if cfg.batch_size % world:
+        raise SRError(f"--batch_size={cfg.batch_size} must be divisible by the number of GPUs ({world})")
+    loader = paddle.io.DataLoader(dataset or make_dataset(cfg),
+                                  batch_sampler=_ShardBatches(cfg.batch_size, start, rank, world),
+                                  num_workers=cfg.num_workers, return_list=True, use_shared_memory=cfg.num_workers > 0,
+                                  collate_fn=lambda items: tuple(np.stack(f) for f in zip(*items)))
+    for batch in loader:
+        yield tuple(np.asarray(x, dtype=np.float32) for x in batch)
+
+
+def is_liif(cfg):
+    return models.scales(cfg.model) is None
+
+
+class LiifQuery(paddle.nn.Layer):
+    """LIIF's training forward (RGB at sampled HR coordinates) as a layer, so DataParallel can wrap it."""
+
+    def __init__(self, liif):
+        super().__init__()
+        self.liif = liif
+
+    def forward(self, lr, coord, cell):
+        m = self.liif
+        return m.from_native(m.query_rgb(m.gen_feat(m.to_native(lr)), coord, cell))
+
+
+def set_name(spec):
+    """A short tag for a validation set: 'embedded:val' -> 'embedded_val', '.../Set5/HR' -> 'Set5'."""
+    spec = os.path.normpath(spec)
+    base = os.path.basename(spec)
+    if base == "HR":
+        base = os.path.basename(os.path.dirname(spec))
+    return base.replace(":", "_") or "val"
+
+
+def load_val_sets(cfg):
+    from .data import validation_pairs
+
+    return [(set_name(s), validation_pairs(s, cfg.scale, max_size=cfg.val_max_size or None)) for s in cfg.val_data]
+
+
+def validate(model, val_sets, scale):
+    """{set: (mean PSNR, mean SSIM, [(name, SR uint8)])} with the benchmark protocol (Y, crop = scale)."""
+    from .data import to_uint8
+    from .inference import super_resolve
+    from .metrics import psnr, ssim
+
+    out = {}
+    for name, pairs in val_sets:
+        ps, ss, images = [], [], []
+        for img_name, lr, hr in pairs:
+            sr = to_uint8(super_resolve(model, lr, scale))
+            ps.append(psnr(sr, hr, scale, y_channel=True))
+            ss.append(ssim(sr, hr, scale, y_channel=True))
+            images.append((img_name, sr))
+        out[name] = (float(np.mean(ps)), float(np.mean(ss)), images)
+    return out
+
+
+def bicubic_scores(val_sets, scale):
+    from .imresize import imresize
+    from .metrics import psnr, ssim
+
+    return {name: (float(np.mean([psnr(imresize(lr, scale), hr, scale) for _, lr, hr in pairs])),
+                   float(np.mean([ssim(imresize(lr, scale), hr, scale) for _, lr, hr in pairs])))
+            for name, pairs in val_sets}
+
+
+# ------------------------------------------------------------------------------------------------
+# State file: optimizer keys are Paddle's global parameter names (``conv2d_7.w_0``), which depend on
+# how many layers the process built before; they are stored under the structured names instead.
+# ------------------------------------------------------------------------------------------------
+
+def opt_to_file(opt, layer):
+    table = sorted(((p.name + "_", "@" + n + "_") for n, p in layer.named_parameters()), key=lambda t: -len(t[0]))
+    out = {}
+    for key, value in opt.state_dict().items():
+        for own, stored in table:
+            if key.startswith(own):
+                key = stored + key[len(own):]
+                break
+        out[key] = value
+    return out
+
+
+def opt_from_file(opt, layer, state):
+    table = sorted((("@" + n + "_", p.name + "_") for n, p in layer.named_parameters()), key=lambda t: -len(t[0]))
+    out = {}
+    for key, value in state.items():
+        for stored, own in table:
+            if key.startswith(stored):
+                key = own + key[len(stored):]
+                break
+        out[key] = value
+    opt.set_state_dict(out)
+
+
+def backward_step(loss, opt, scaler):
+    """clear, backward, step — through the AMP loss scaler when there is one (update() once per iteration)."""
+    opt.clear_grad()
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+
+
+def _pack(obj):
+    return base64.b64encode(pickle.dumps(obj)).decode("ascii")
+
+
+def _unpack(text):
+    return pickle.loads(base64.b64decode(text))
+
+
+def rng_state():
+    return _pack({"paddle": paddle.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()})
+
+
+def set_rng_state(text):
+    s = _unpack(text)
+    paddle.set_rng_state(s["paddle"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+
+
+# ------------------------------------------------------------------------------------------------
+# The run
+# ------------------------------------------------------------------------------------------------
+
+def open_run(cfg):
+    """Run folder path and the saved state to resume from (None for a fresh run); refuses a foreign run."""
+    run_dir = os.path.join(cfg.output, cfg.run)
+    state_path = os.path.join(run_dir, STATE)
+    if os.path.isfile(state_path):
+        try:
+            state = paddle.load(state_path)
+        except Exception as e:  # a torn state cannot happen with atomic_save, but a foreign file can
+            raise SRError(f"cannot read {state_path} ({e}); move it away or pick another --run") from None
+        saved = state["config"]
+        diff = [k for k in IDENTITY_KEYS if saved.get(k) != getattr(cfg, k)]
+        if diff:
+            what = ", ".join(f"{k}={saved.get(k)!r}" for k in diff)
+            raise SRError(f"{run_dir} holds another run ({what}); it is left untouched. Pick a new folder with "
+                          f"--run=NAME, or rerun with the settings of that run to resume it")
+        now = dataclasses.asdict(cfg)
+        changed = [k for k in now if k in saved and k not in ("stop_after", "max_minutes", "progress")
+                   and json.dumps(saved[k], sort_keys=True) != json.dumps(now[k], sort_keys=True)]
+        if changed:
+            print(f"resuming {run_dir} with changed options: {', '.join(changed)}")
+        return run_dir, state
+    for f in ("Model.pdparams", "Best.pdparams"):
+        if os.path.exists(os.path.join(run_dir, f)):
+            raise SRError(f"{run_dir} holds {f} but no {STATE}; it is not a run this tool can resume and it is "
+                          f"left untouched. Pick another folder with --run=NAME")
+    return run_dir, None
+
+
+def train(cfg):
+    world, rank = paddle.distributed.get_world_size(), paddle.distributed.get_rank()
+    device = pick_device(cfg.device)
+    if cfg.amp and not device.startswith("gpu"):
+        raise SRError("--amp needs a GPU (float16 autocast); drop --amp on CPU")
+    if is_liif(cfg) and (cfg.adversarial_weight or cfg.contrastive_weight or cfg.perceptual_weight):
+        raise SRError("LIIF trains on sampled pixels: only the pixel loss applies; set the other weights to 0")
+    run_dir, state = open_run(cfg)
+    main_rank = rank == 0
+    dataset = make_dataset(cfg)
+    val_sets = load_val_sets(cfg) if main_rank else None
+    if world > 1:
+        paddle.distributed.init_parallel_env()
+    paddle.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+
+    # --- networks, losses, optimizers
+    model = build_model(cfg)
+    if cfg.init_from and state is None:
+        init_weights(model, cfg)
+    opt, sched = make_optimizer(cfg, model.parameters(), cfg.lr)
+    pixel_fn = losses.pixel_loss(cfg.pixel_loss)
+    perceptual = contrastive = disc = d_opt = d_sched = ref = ref_opt = ref_sched = ema_model = None
+    if cfg.perceptual_weight > 0:
+        from .models.vgg import VGG19FeatureExtractor
+        vgg = VGG19FeatureExtractor(cfg.perceptual_layer, use_relu=True, weights=cfg.vgg_weights or None,
+                                    allow_random=cfg.allow_random_vgg)
+        perceptual = losses.PerceptualLoss(vgg, cfg.perceptual_scale)
+    if cfg.contrastive_weight > 0:
+        contrastive = losses.ContrastiveLoss()
+    if cfg.adversarial_weight > 0:
+        from .models.srresnet import SRGANDiscriminator
+        disc = SRGANDiscriminator(cfg.patch_size * cfg.scale, logits=True)
+        d_opt, d_sched = make_optimizer(cfg, disc.parameters(), cfg.d_lr)
+    if cfg.joint_srresnet:  # the notebook's SRResNet, trained with MSE beside SRGAN from the same init
+        ref = build_model(cfg)
+        ref.set_state_dict(model.state_dict())
+        ref_opt, ref_sched = make_optimizer(cfg, ref.parameters(), cfg.lr)
+    if cfg.ema > 0:
+        ema_model = build_model(cfg)
+        ema_model.set_state_dict(model.state_dict())
+        ema_model.eval()
+    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if cfg.amp else None
+
+    # --- resume
+    start, best, best_it = 0, -math.inf, 0
+    if state is not None:
+        model.set_state_dict(state["model"])
+        opt_from_file(opt, model, state["optimizer"])
+        for name, layer, o in (("discriminator", disc, d_opt), ("srresnet", ref, ref_opt)):
+            if layer is not None:
+                layer.set_state_dict(state[name])
+                opt_from_file(o, layer, state[name + "_optimizer"])
+        if ema_model is not None:
+            ema_model.set_state_dict(state["ema"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        start, best, best_it = int(state["iteration"]), float(state["best_psnr"]), int(state["best_iteration"])
+        print(f"resuming {run_dir} at iteration {start} (best PSNR {best:.3f} dB at {best_it})")
+    # Under the launcher every trained network goes through DataParallel, which all-reduces its gradients.
+    wrap = paddle.DataParallel if world > 1 else (lambda layer: layer)
+    train_model = wrap(LiifQuery(model) if is_liif(cfg) else model)
+    train_disc = wrap(disc) if disc is not None else None
+    train_ref = wrap(ref) if ref is not None else None
+    eval_model = ema_model if ema_model is not None else model
+
+    writer = bicubic = None
+    if main_rank:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(os.path.join(run_dir, "config.json.tmp"), "w") as f:
+            f.write(configs.to_json(cfg))
+        os.replace(os.path.join(run_dir, "config.json.tmp"), os.path.join(run_dir, "config.json"))
+        from visualdl import LogWriter
+        writer = LogWriter(logdir=os.path.join(run_dir, "vdl"))
+        bicubic = bicubic_scores(val_sets, cfg.scale)
+    print(f"{cfg.run}: {cfg.model} x{cfg.scale}, {models.count_parameters(model):,} parameters, device {device}, "
+          f"{world} process(es), iterations {start}/{cfg.iterations}")
+
+    def save(it, results=None):
+        """Validation results -> Best; then Model.pdparams and the state file (rank 0 only)."""
+        nonlocal best, best_it
+        if not main_rank:
+            return
+        weights = eval_model.state_dict()
+        if results is not None:
+            first = next(iter(results.values()))[0]
+            if first > best:
+                best, best_it = first, it
+                atomic_save(weights, os.path.join(run_dir, "Best.pdparams"))
+        atomic_save(weights, os.path.join(run_dir, "Model.pdparams"))
+        if ref is not None:
+            atomic_save(ref.state_dict(), os.path.join(run_dir, "SRResNet.pdparams"))
+        st = {"iteration": it, "best_psnr": best, "best_iteration": best_it, "config": dataclasses.asdict(cfg),
+              "model": model.state_dict(), "optimizer": opt_to_file(opt, model), "rng": rng_state()}
+        for name, layer, o in (("discriminator", disc, d_opt), ("srresnet", ref, ref_opt)):
+            if layer is not None:
+                st[name], st[name + "_optimizer"] = layer.state_dict(), opt_to_file(o, layer)
+        if ema_model is not None:
+            st["ema"] = ema_model.state_dict()
+        if scaler is not None:
+            st["scaler"] = scaler.state_dict()
+        atomic_save(st, os.path.join(run_dir, STATE))
+
+    def run_validation(it):
+        results = validate(eval_model, val_sets, cfg.scale)
+        for name, (p, s, images) in results.items():
+            writer.add_scalar(f"val/{name}/psnr", p, it)
+            writer.add_scalar(f"val/{name}/ssim", s, it)
+            writer.add_scalar(f"val/{name}/bicubic_psnr", bicubic[name][0], it)
+            for img_name, sr in images[:cfg.sample_images]:
+                writer.add_image(f"val/{name}/{img_name}", sr, it, dataformats="HWC")
+        if ref is not None:
+            for name, (p, s, _) in validate(ref, val_sets, cfg.scale).items():
+                writer.add_scalar(f"val/{name}/srresnet_psnr", p, it)
+        line = "; ".join(f"{n} PSNR {p:.3f} dB SSIM {s:.4f} (bicubic {bicubic[n][0]:.3f} dB)"
+                         for n, (p, s, _) in results.items())
+        print(f"iteration {it}: {line}")
+        return results
+
+    def check_finite(value, what, it):
+        if not math.isfinite(value):
+            kept = (f"the last good checkpoint (iteration {last_saved}) is kept in {run_dir}" if last_saved
+                    else "no checkpoint had been written yet")
+            raise SRError(f"{what} became {value} at iteration {it}; training stopped before the update, and "
+                          f"{kept}. Lower --lr, set --grad_clip, or check the data")
+
+    # --- the loop
+    last_saved = start or None
+    batches = make_batches(cfg, start, rank, world, dataset)
+    t0 = time.time()
+    stopped_early = False
+    bar = None
+    if main_rank and cfg.progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.iterations, initial=start, desc=cfg.run, unit="it", dynamic_ncols=True, mininterval=1.0)
+    it = start
+    results = None
+    for it in range(start + 1, cfg.iterations + 1):
+        batch = [paddle.to_tensor(x) for x in next(batches)]
+        terms = {}
+        with paddle.amp.auto_cast(enable=cfg.amp):
+            if is_liif(cfg):
+                lr, coord, cell, gt = batch
+                terms["pixel"] = cfg.pixel_weight * pixel_fn(train_model(lr, coord, cell), gt)
+            else:
+                lr, hr = batch
+                sr = train_model(lr)
+                if cfg.pixel_weight > 0:
+                    terms["pixel"] = cfg.pixel_weight * pixel_fn(sr, hr)
+                if perceptual is not None:
+                    terms["perceptual"] = cfg.perceptual_weight * perceptual(sr, hr)
+                if contrastive is not None:
+                    terms["contrastive"] = cfg.contrastive_weight * contrastive(sr, hr, lr)
+                if disc is not None:
+                    d_real = train_disc(hr).detach() if cfg.gan_type == "ragan" else None
+                    terms["adversarial"] = cfg.adversarial_weight * losses.generator_adversarial_loss(
+                        cfg.gan_type, train_disc(sr), d_real)
+            loss = sum(terms.values())
+        values = {k: float(v) for k, v in terms.items()}
+        check_finite(float(loss), "the training loss", it)
+        backward_step(loss, opt, scaler)
+        if disc is not None:  # discriminator step on the same batch (SRGAN: k = 1)
+            with paddle.amp.auto_cast(enable=cfg.amp):
+                d_loss = losses.discriminator_loss(cfg.gan_type, train_disc(hr), train_disc(sr.detach()))
+            values["discriminator"] = float(d_loss)
+            check_finite(values["discriminator"], "the discriminator loss", it)
+            backward_step(d_loss, d_opt, scaler)
+        if ref is not None:
+            ref_loss = losses.mse_loss(train_ref(lr), hr)
+            values["srresnet_mse"] = float(ref_loss)
+            check_finite(values["srresnet_mse"], "the SRResNet loss", it)
+            backward_step(ref_loss, ref_opt, None)
+        if scaler is not None:
+            scaler.update()
+        if ema_model is not None:
+            with paddle.no_grad():
+                for p_ema, p in zip(ema_model.parameters(), model.parameters()):
+                    p_ema.set_value(p_ema * cfg.ema + p * (1.0 - cfg.ema))
+        current_lr = opt.get_lr()
+        step_schedule(sched, d_sched, ref_sched)
+
+        if main_rank:
+            if it % cfg.log_every == 0 or it == start + 1:
+                writer.add_scalar("train/loss", float(loss), it)
+                for k, v in values.items():
+                    writer.add_scalar(f"train/{k}", v, it)
+                writer.add_scalar("train/lr", current_lr, it)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss):.4f}", lr=f"{current_lr:.2e}", refresh=False)
+        out_of_time = cfg.max_minutes > 0 and time.time() - t0 > 60 * cfg.max_minutes
+        if cfg.max_minutes > 0 and world > 1:  # every rank must stop at the same iteration
+            flag = paddle.to_tensor([int(out_of_time)])
+            paddle.distributed.all_reduce(flag, op=paddle.distributed.ReduceOp.MAX)
+            out_of_time = bool(int(flag))
+        stop_now = cfg.stop_after > 0 and it - start >= cfg.stop_after
+        if it % cfg.val_every == 0 or it == cfg.iterations or out_of_time:
+            results = run_validation(it) if main_rank else None
+            save(it, results)
+            last_saved = it
+        elif stop_now:
+            save(it)
+            last_saved = it
+        if out_of_time or stop_now:
+            stopped_early = it < cfg.iterations
+            if main_rank:
+                why = f"--max_minutes={cfg.max_minutes:g}" if out_of_time else f"--stop_after={cfg.stop_after}"
+                print(f"\nstopped at iteration {it} ({why}); rerun the same command to continue")
+            break
+    if bar is not None:
+        bar.close()
+
+    if main_rank:
+        if start >= cfg.iterations:
+            print(f"{run_dir} already finished {cfg.iterations} iterations")
+        if results is None and not stopped_early:
+            results = run_validation(it)
+        if cfg.compare_png and results is not None:
+            write_comparison(cfg, run_dir, val_sets)
+        if results is not None:
+            summary(cfg, run_dir, results, bicubic, best, best_it)
+        writer.close()
+    return 0
+
+
+def write_comparison(cfg, run_dir, val_sets):
+    """show_image of the first validation image: LR / bicubic / SR (Best.pdparams) / HR with PSNR/SSIM."""
+    from .checkpoint import load_weights
+    from .viz import show_image
+
+    best = load_weights(build_model(cfg), os.path.join(run_dir, "Best.pdparams"))
+    _, lr, hr = val_sets[0][1][0]
+    path = os.path.join(run_dir, "comparison.png")
+    show_image(lr=lr, hr=hr, models={f"{cfg.model} (Best)": best}, scale=cfg.scale, save=path, show=False)
+    print(f"comparison figure: {path}")
+
+
+def summary(cfg, run_dir, results, bicubic, best, best_it):
+    print(f"\nvalidation (Y channel, {cfg.scale} border pixels ignored, LR by MATLAB bicubic):")
+    for name, (p, s, _) in results.items():
+        b = bicubic[name]
+        print(f"  {name}: {cfg.model} {p:.3f} dB / SSIM {s:.4f}   bicubic {b[0]:.3f} dB / SSIM {b[1]:.4f}   "
+              f"difference {p - b[0]:+.3f} dB")
+    print(f"best {best:.3f} dB at iteration {best_it}: {os.path.join(run_dir, 'Best.pdparams')}")
+    print(f"logs: visualdl --logdir {os.path.join(run_dir, 'vdl')}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(configs.help_text())
+        return 0
+    cfg = configs.resolve(argv[0], configs.parse_overrides(argv[1:]))
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main(main))
