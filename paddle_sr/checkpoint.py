@@ -25,6 +25,9 @@ def atomic_save(obj, path):
         paddle.save(obj, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared run folders unreadable to others
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
