@@ -39,26 +39,36 @@ class Recipe:
     batch_size: int = 16
     augment: bool = True                   # 8-way flips/rotations
     num_workers: int = 0
-    # --- optimisation: Adam with a step schedule, stepped every iteration
+    # --- optimisation: Adam or SGD with a step schedule, stepped every iteration
     iterations: int = 300 * EPOCH
+    optimizer: str = "adam"                # adam | sgd (SGD with momentum, paddle.optimizer.Momentum)
     lr: float = 1e-4
     beta1: float = 0.9
     beta2: float = 0.999
     adam_eps: float = 1e-8
+    momentum: float = 0.9                  # sgd only
+    weight_decay: float = 0.0              # L2 penalty added to the gradient (Caffe / MatConvNet / torch.optim)
     milestones: tuple = ()
     gamma: float = 0.5
+    lr_min: float = 0.0                    # floor of the step schedule (LapSRN's lr_min; 0 = none)
     grad_clip: float = 0.0                 # global-norm clip (0 = off)
     ema: float = 0.0                       # EMA decay of the weights, e.g. 0.999 (0 = off)
     # --- losses
-    pixel_loss: str = "l1"                 # l1 | mse | charbonnier
+    pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
     pixel_weight: float = 1.0
+    y_loss: bool = False                   # pixel loss on BT.601 Y only (Y-channel models)
+    loss_reduction: str = "mean"           # mean (per pixel, [-1, 1]) | sum (Caffe/MatConvNet: per sample, [0, 1])
+    recursive_alpha_iters: int = 0         # DRCN: recursive-supervision weight 1 -> 0 over N iterations (0 = off)
     perceptual_weight: float = 0.0
     perceptual_layer: str = "conv5_4"
-    perceptual_scale: float = 1.0          # multiplies the VGG features before the MSE
+    perceptual_scale: float = 1.0          # multiplies the VGG features before the distance
+    perceptual_relu: bool = True           # features after the layer's ReLU (SRGAN); False: before (ESRGAN)
+    perceptual_criterion: str = "mse"      # mse (SRGAN) | l1 (ESRGAN)
     vgg_weights: str = ""                  # '' = look in the cache / download
     allow_random_vgg: bool = False         # tests only: a perceptual loss on random features is meaningless
     adversarial_weight: float = 0.0
     gan_type: str = "bce"                  # bce (SRGAN) | ragan (ESRGAN)
+    discriminator: str = "srgan"           # srgan | vgg_style (ESRGAN; HR patch 128 or 256)
     d_lr: float = 1e-4
     joint_srresnet: bool = False           # the SRGAN notebook's side-by-side SRResNet (MSE) from the same init
     contrastive_weight: float = 0.0
@@ -163,11 +173,125 @@ DEMO = replace(BASE, model="rdn", scale=2,
                patch_size=24, batch_size=16, lr=2e-3, iterations=1500, milestones=(1000, 1300), gamma=0.3,
                pixel_loss="l1", val_every=500, log_every=50, max_minutes=7.0, compare_png=True)
 
+# ---------------------------------------------------------------------------------------------------
+# The survey's model zoo (issue 8). Numbers marked UNVERIFIED come from the porting helpers' memory of
+# the paper and could not be re-checked against its text; the others cite the section / file read.
+# Y-channel models (SRCNN, ESPCN, VDSR, DRCN, DRRN, LapSRN) train on luma: ``y_loss``. The Caffe /
+# MatConvNet ones use that framework's loss scale (``loss_reduction='sum'``: summed per sample on
+# [0, 1], Caffe EuclideanLoss = sum / 2N), which their SGD learning rates and clip thresholds assume.
+# Their data: 91 images / 291 images (T91 + BSD200) as the papers, e.g. --data=PATH/T91; the epoch
+# lengths of those papers are not iteration counts, so an "epoch" below is EPOCH iterations.
+
+# SRCNN 9-5-5 (Dong et al., TPAMI 2016, arXiv:1501.00092), x3, Y channel. Sec. 4.1: 33x33 HR
+# sub-images (LR 11 at x3); learning rate 1e-4 for the first two layers and 1e-5 for the last (the
+# model's ParamAttr multiplier 0.1); Sec. 3.3: SGD with the update Delta = 0.9 Delta - eta dL/dW
+# (momentum 0.9; UNVERIFIED — the porting helper proposed 0). Loss: MSE (Sec. 3.3), in the Caffe code an
+# EuclideanLoss (sum / 2N). Batch 128 (Caffe prototxt) and 8e8 backprops = 6.25M iterations: UNVERIFIED.
+SRCNN = replace(BASE, model="srcnn", scale=3, patch_size=11, batch_size=128, optimizer="sgd", momentum=0.9,
+                lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum",
+                y_loss=True)
+
+# ESPCN (Shi et al., CVPR 2016, arXiv:1609.05158), x3, Y channel. Sec. 3.2: HR sub-images of 17r
+# (LR 17), MSE (Eq. 4, a per-pixel mean), lr 0.01 decreasing to 1e-4 when the cost stops improving —
+# approximated by /10 steps. The optimizer and batch size are not stated (SGD, 16: our choice);
+# UNVERIFIED in full.
+ESPCN = replace(BASE, model="espcn", scale=3, patch_size=17, batch_size=16, optimizer="sgd", momentum=0.9,
+                lr=1e-2, iterations=300 * EPOCH, milestones=every(100 * EPOCH, 300 * EPOCH), gamma=0.1,
+                pixel_loss="mse", y_loss=True)
+
+# VDSR (Kim et al., CVPR 2016, arXiv:1511.04587), Y channel. Sec. 4.1 (UNVERIFIED): 41x41 HR patches
+# (LR 10 at x4), batch 64, SGD momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 every 20 epochs,
+# 80 epochs; loss 1/2 ||r - f(x)||^2 (Sec. 3.1, Euclidean, MatConvNet sum). Its adjustable gradient
+# clipping (each gradient to [-theta/lr, theta/lr]) is approximated by the global-norm clip 0.4 of the
+# PyTorch port twtygqyy/pytorch-vdsr. The paper trains one model on x2, x3 and x4 together; this
+# recipe trains one scale (--scale).
+VDSR = replace(BASE, model="vdsr", scale=4, patch_size=10, batch_size=64, optimizer="sgd", momentum=0.9,
+               weight_decay=1e-4, lr=0.1, iterations=80 * EPOCH, milestones=every(20 * EPOCH, 80 * EPOCH),
+               gamma=0.1, grad_clip=0.4, pixel_loss="euclidean", loss_reduction="sum", y_loss=True)
+
+# DRCN (Kim et al., CVPR 2016, arXiv:1511.04491), x2, Y channel. Sec. 3.3: recursive supervision
+# L = alpha/(2DN) sum_d ||y - y_d||^2 + (1 - alpha)/(2N) ||y - y_hat||^2 + beta ||W||^2 — the
+# 'euclidean' loss with 'sum' reduction, alpha from 1 to 0 (here linearly over the whole run: the
+# schedule of the decay is UNVERIFIED), beta = weight_decay. Sec. 4.2 (UNVERIFIED): 41x41 patches
+# (LR 20 at x2), batch 64, SGD momentum 0.9, weight decay 1e-4, lr 0.01 divided by 10 when the
+# validation error plateaus (here every 25 epochs).
+DRCN = replace(BASE, model="drcn", scale=2, patch_size=20, batch_size=64, optimizer="sgd", momentum=0.9,
+               weight_decay=1e-4, lr=0.01, iterations=100 * EPOCH, milestones=every(25 * EPOCH, 100 * EPOCH),
+               gamma=0.1, pixel_loss="euclidean", loss_reduction="sum", y_loss=True,
+               recursive_alpha_iters=100 * EPOCH)
+
+# DRRN B1U25 (Tai et al., CVPR 2017), x4, Y channel. Official Caffe solver / prototxt
+# (tyshiwo/DRRN_CVPR17, as read by the porting helper): 31x31 patches (LR 8 at x4), batch 128, SGD lr 0.1
+# momentum 0.9 weight decay 1e-4, lr halved every 65,360 iterations, clip_gradients 0.01 (Caffe: a
+# global-norm clip), EuclideanLoss; the released model is the 660,136-iteration snapshot.
+DRRN = replace(BASE, model="drrn", scale=4, patch_size=8, batch_size=128, optimizer="sgd", momentum=0.9,
+               weight_decay=1e-4, lr=0.1, iterations=660_136, milestones=every(65_360, 660_136), gamma=0.5,
+               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", y_loss=True)
+
+# LapSRN (Lai et al., CVPR 2017, arXiv:1704.03915), x4, Y channel, official phoenix104104/LapSRN
+# ``init_LapSRN_opts.m`` (read): HR patches 128 (LR 32 at x4), batch 64, lr 1e-5 halved every 50
+# epochs down to lr_min 1e-6, 1000 epochs of 100 batches (= 100,000 iterations), weight decay 1e-4,
+# MatConvNet SGD (momentum 0.9, its default); loss (``vllab_nn_L1_loss.m``) Charbonnier
+# sqrt(d^2 + 1e-6) summed over pixels at EVERY level (weight 1 each), targets ``imresize(HR, 1/2^k)``
+# (``getBatch_LapSRN.m``) — ``losses.pyramid_targets``. Not reproduced: its random 0.5-1.0 rescaling
+# of the training images; MatConvNet's 0.1x bias learning rate.
+LAPSRN = replace(BASE, model="lapsrn", scale=4, patch_size=32, batch_size=64, optimizer="sgd", momentum=0.9,
+                 weight_decay=1e-4, lr=1e-5, lr_min=1e-6, iterations=100_000, milestones=every(5_000, 100_000),
+                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", y_loss=True)
+
+# ESRGAN (Wang et al., ECCVW 2018, arXiv:1809.00219), x4, two stages. Stage 1, PSNR-oriented RRDBNet
+# (Sec. 4.1): HR 128 (LR 32), batch 16, Adam (0.9, 0.999), lr 2e-4 halved every 2e5 updates, L1; the
+# paper gives no length — BasicSR ``train_RRDBNet_PSNR_x4.yml`` runs 1,000k. Data DIV2K (+Flickr2K, OST).
+ESRGAN_PSNR = replace(BASE, model="esrgan", scale=4, patch_size=32, batch_size=16, lr=2e-4,
+                      iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5,
+                      pixel_loss="l1")
+# Stage 2 (Sec. 3.2-3.4, 4.1; BasicSR ``train_ESRGAN_x4.yml``, read): from the stage-1 model,
+# L_G = L_percep + 5e-3 L_G^Ra + 1e-2 L1, the perceptual term the L1 distance of VGG19 conv5_4 features
+# BEFORE the activation (weight 1), relativistic average GAN with the VGG-style discriminator on the
+# 128x128 HR patch; G and D lr 1e-4 halved at 50k/100k/200k/300k, 400k iterations, D updated once per
+# G step. BasicSR also keeps an EMA of G (0.999: --ema=0.999) and uses Adam beta2 0.99; the paper 0.999.
+ESRGAN = replace(ESRGAN_PSNR, lr=1e-4, d_lr=1e-4, iterations=400 * EPOCH,
+                 milestones=(50 * EPOCH, 100 * EPOCH, 200 * EPOCH, 300 * EPOCH), gamma=0.5,
+                 init_from="output/esrgan_psnr_x4/Best.pdparams", pixel_loss="l1", pixel_weight=1e-2,
+                 perceptual_weight=1.0, perceptual_layer="conv5_4", perceptual_scale=1.0, perceptual_relu=False,
+                 perceptual_criterion="l1", adversarial_weight=5e-3, gan_type="ragan", discriminator="vgg_style")
+
+# WDSR-A / WDSR-B baselines (Yu et al., arXiv:1808.08718), x2. The official README: trained in
+# EDSR-PyTorch "identical to EDSR baseline model settings" — 16 LR patches of 48x48, Adam, L1, 300
+# epochs halved every 200; lr 1e-3 (weight normalisation allows a 10x larger rate; Sec. 4 / official
+# issue #31, as read by the porting helper).
+WDSR_A = replace(BASE, model="wdsr_a", scale=2, patch_size=48, batch_size=16, lr=1e-3, iterations=300 * EPOCH,
+                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+WDSR_B = replace(WDSR_A, model="wdsr_b")
+
+# SwinIR classical SR (Liang et al., ICCVW 2021, arXiv:2108.10257), x2, KAIR
+# ``train_swinir_sr_classical.json`` (read): H_size 96 (LR 48; 64 with DF2K), batch 32, Adam lr 2e-4,
+# milestones 250k/400k/450k/475k (gamma 0.5), 500k iterations, L1. KAIR also keeps an EMA (E_decay
+# 0.999: --ema=0.999) and fine-tunes x3/x4/x8 from the x2 model with lr and milestones halved:
+#   --init_from=output/swinir_x2/Best.pdparams --init_partial=true --lr=1e-4 --milestones=125000,...
+SWINIR = replace(BASE, model="swinir", scale=2, patch_size=48, batch_size=32, lr=2e-4, iterations=500 * EPOCH,
+                 milestones=(250 * EPOCH, 400 * EPOCH, 450 * EPOCH, 475 * EPOCH), gamma=0.5, pixel_loss="l1")
+# Lightweight SwinIR, KAIR ``train_swinir_sr_lightweight.json`` (read): H_size 128 (LR 64 at x2), batch 64,
+# otherwise as the classical recipe.
+SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=64)
+
+# SAN (Dai et al., CVPR 2019), x4. Sec. 4.1 (UNVERIFIED): 8 LR patches of 48x48, Adam (0.9, 0.99, 1e-8),
+# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on.
+SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, beta2=0.99, iterations=1000 * EPOCH,
+              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
+
+# IGNN: ported by another helper; its recipe goes here once the port lands (not registered in RECIPES yet).
+
 RECIPES = {
     "rdn": RDN, "edsr": EDSR, "edsr_baseline": EDSR_BASELINE, "rcan": RCAN,
     "srresnet": SRRESNET, "srgan": SRGAN, "srgan_notebook": SRGAN_NOTEBOOK,
     "rlfn": RLFN, "rlfn_s": RLFN_S, "rlfn_ntire": RLFN_NTIRE,
     "liif": LIIF, "demo": DEMO,
+    # the survey's zoo (issue 8)
+    "srcnn": SRCNN, "espcn": ESPCN, "vdsr": VDSR, "drcn": DRCN, "drrn": DRRN, "lapsrn": LAPSRN,
+    "esrgan_psnr": ESRGAN_PSNR, "esrgan": ESRGAN, "wdsr_a": WDSR_A, "wdsr_b": WDSR_B,
+    "swinir": SWINIR, "swinir_light": SWINIR_LIGHT, "san": SAN,
+    # "ignn": IGNN,  <- placeholder: added with the IGNN port
 }
 STAGES = {"rlfn": RLFN_STAGES, "rlfn_s": RLFN_STAGES, "rlfn_ntire": RLFN_STAGES}
 FIELD_TYPES = {f.name: f.type for f in fields(Recipe)}
@@ -276,6 +400,13 @@ def check(cfg):
         raise SRError(f"--run is a folder name inside --output, got {cfg.run!r}")
     if not cfg.val_data:
         raise SRError("--val_data needs at least one validation set")
+    choices = {"optimizer": ("adam", "sgd"), "loss_reduction": ("mean", "sum"), "discriminator": ("srgan", "vgg_style"),
+               "perceptual_criterion": ("mse", "l1")}
+    for key, allowed in choices.items():
+        if getattr(cfg, key) not in allowed:
+            raise SRError(f"--{key}={getattr(cfg, key)!r} is not one of {', '.join(allowed)}")
+    if not 0 <= cfg.momentum < 1 or cfg.weight_decay < 0 or cfg.lr_min < 0 or cfg.recursive_alpha_iters < 0:
+        raise SRError("--momentum must be in [0, 1); --weight_decay, --lr_min and --recursive_alpha_iters >= 0")
 
 
 def to_json(cfg):
@@ -286,7 +417,7 @@ def help_text():
     lines = ["usage: python -m paddle_sr.train RECIPE [--key=value ...]", "", "recipes:"]
     for name, r in RECIPES.items():
         lines.append(f"  {name:15s} model={r.model} x{r.scale}, {r.iterations} iterations, batch {r.batch_size}, "
-                     f"LR patch {r.patch_size}, lr {r.lr:g}")
+                     f"LR patch {r.patch_size}, {r.optimizer} lr {r.lr:g}")
     lines += ["", "options (type, default of the base recipe):"]
     for f in fields(Recipe):
         lines.append(f"  --{f.name}={getattr(BASE, f.name)!r}  ({f.type.__name__})")

@@ -8,7 +8,10 @@ What it does, in order:
    nested under ``params_ema`` / ``params`` (BasicSR), ``state_dict`` or ``model``, LIIF's
    ``{'model': {'name', 'args', 'sd'}}``; strips DataParallel's ``module.`` prefix;
 3. maps names (identity: the ports keep the official names) and transposes ``Linear`` weights
-   (PyTorch [out, in] -> Paddle [in, out], LIIF's MLP);
+   (PyTorch [out, in] -> Paddle [in, out]: LIIF's MLP, SwinIR's attention/MLP); BatchNorm statistics
+   ``running_mean`` / ``running_var`` become Paddle's ``_mean`` / ``_variance``; buffers that are not
+   weights are dropped (``num_batches_tracked``; SwinIR's ``attn_mask``, which the port computes for
+   the input size);
 4. checks every key and shape against the model (SRError listing mismatches, with the model/scale
    the file does fit when one in the same family does);
 5. stores the range the official weights work on in ``value_range`` (see ``models.common.SRModel``),
@@ -35,9 +38,21 @@ NATIVE_RANGES = {
     "edsr": (0.0, 255.0), "edsr_baseline": (0.0, 255.0), "rcan": (0.0, 255.0), "rdn": (0.0, 255.0),
     # LIIF normalises its [0, 1] input with mean 0.5 / std 0.5: exactly the suite's [-1, 1].
     "liif": (-1.0, 1.0), "liif_edsr_baseline": (-1.0, 1.0),
+    # The zoo (issue 8), each model file's default value_range. MATLAB / Caffe models work on
+    # im2double [0, 1]; their official weights are not PyTorch files (SRCNN, VDSR, DRRN: Caffe /
+    # MatConvNet; LapSRN: MatConvNet; DRCN: none public), so the layouts accepted are the ports' names
+    # (the PyTorch ports of SRCNN / ESPCN / VDSR / DRRN use them; see each model's docstring).
+    "srcnn": (0.0, 1.0), "espcn": (0.0, 1.0), "vdsr": (0.0, 1.0), "drcn": (0.0, 1.0), "drrn": (0.0, 1.0),
+    "lapsrn": (0.0, 1.0), "esrgan": (0.0, 1.0), "swinir": (0.0, 1.0), "swinir_light": (0.0, 1.0),
+    "wdsr_a": (0.0, 255.0), "wdsr_b": (0.0, 255.0), "san": (0.0, 255.0),
+    # "ignn": added with the IGNN port.
 }
 FAMILIES = [("rlfn", "rlfn_s", "rlfn_ntire"), ("edsr", "edsr_baseline"), ("rcan",), ("rdn",),
-            ("liif", "liif_edsr_baseline")]
+            ("liif", "liif_edsr_baseline"), ("srcnn",), ("espcn",), ("vdsr",), ("drcn",), ("drrn",), ("lapsrn",),
+            ("esrgan",), ("wdsr_a", "wdsr_b"), ("swinir", "swinir_light"), ("san",)]
+# PyTorch buffer names -> Paddle's (BatchNorm running statistics), and buffers that hold no weights.
+RENAMED_SUFFIXES = {".running_mean": "._mean", ".running_var": "._variance"}
+DROPPED_SUFFIXES = (".num_batches_tracked", ".attn_mask")
 NESTED_KEYS = ("params_ema", "params", "state_dict", "model")  # tried in this order
 
 
@@ -76,10 +91,16 @@ def _linear_weights(model):
 
 
 def map_state(model, state):
-    """Official names -> this model's: identity plus the [out, in] -> [in, out] transpose of Linear weights."""
+    """Official names -> this model's: identity plus the [out, in] -> [in, out] transpose of Linear
+    weights, Paddle's BatchNorm statistics names, and without the buffers in ``DROPPED_SUFFIXES``."""
     linear = _linear_weights(model)
     out = {}
     for k, v in state.items():
+        if k.endswith(DROPPED_SUFFIXES):
+            continue
+        for old, new in RENAMED_SUFFIXES.items():
+            if k.endswith(old):
+                k = k[: -len(old)] + new
         if k in linear and v.ndim == 2:
             v = v.T
         out[k] = np.ascontiguousarray(v)

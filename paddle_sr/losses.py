@@ -1,8 +1,9 @@
-"""Training losses: pixel (L1 / MSE / Charbonnier), perceptual (VGG19), adversarial, contrastive (RLFN).
+"""Training losses: pixel (L1 / MSE / Euclidean / Charbonnier), perceptual (VGG19), adversarial,
+contrastive (RLFN), and the multi-output supervision of LapSRN (pyramid levels) and DRCN (recursions).
 
 All take suite tensors (float32 NCHW in [-1, 1]) and return a scalar tensor. Plain functions where a
 loss has no state; ``nn.Layer`` where it owns a (frozen) network. No registry: ``train.py`` picks the
-loss by name through ``pixel_loss``.
+loss by name through ``make_pixel_loss``.
 """
 import math
 
@@ -29,30 +30,123 @@ def charbonnier_loss(sr, hr, eps=1e-3):
     return paddle.mean(paddle.sqrt(paddle.square(sr - hr) + eps * eps))
 
 
-PIXEL_LOSSES = {"l1": l1_loss, "mse": mse_loss, "charbonnier": charbonnier_loss}
+def euclidean_loss(sr, hr):
+    """Half the mean squared error: the element term of Caffe's ``EuclideanLoss`` (SRCNN, DRRN) and of
+    VDSR's / DRCN's ``1/2 ||y - f(x)||^2``."""
+    return 0.5 * mse_loss(sr, hr)
+
+
+PIXEL_LOSSES = {"l1": l1_loss, "mse": mse_loss, "charbonnier": charbonnier_loss, "euclidean": euclidean_loss}
+REDUCTIONS = ("mean", "sum")
 
 
 def pixel_loss(name):
-    """The pixel loss function called ``name`` ('l1', 'mse' or 'charbonnier')."""
+    """The pixel loss function called ``name`` ('l1', 'mse', 'charbonnier' or 'euclidean')."""
     if name not in PIXEL_LOSSES:
         raise SRError(f"unknown pixel loss {name!r}; use one of {', '.join(PIXEL_LOSSES)}")
     return PIXEL_LOSSES[name]
 
 
+def luma(x):
+    """BT.601 Y (MATLAB ``rgb2ycbcr``) of suite RGB images, on the suite range; 1-channel input is Y."""
+    from .models.common import rgb_to_ycbcr
+
+    return x if x.shape[1] == 1 else rgb_to_ycbcr(x, (-1.0, 1.0))[:, :1]
+
+
+def make_pixel_loss(name, y_only=False, reduction="mean"):
+    """The pixel loss ``name`` with the recipe's options, as ``f(sr, hr)``.
+
+    y_only: compare the BT.601 luma only (models trained on Y: SRCNN, ESPCN, VDSR, DRCN, DRRN, LapSRN);
+        with RGB in/out the Cb/Cr of such models are fixed bicubic, and an RGB loss would pull Y
+        towards cancelling their error.
+    reduction: 'mean' — the per-pixel mean on the suite's [-1, 1] (PyTorch ``reduction='mean'``);
+        'sum' — Caffe / MatConvNet: on [0, 1] images, summed over each sample's pixels and averaged
+        over the batch (Caffe ``EuclideanLoss`` = sum / 2N; MatConvNet divides the summed gradient by
+        the batch size). It sets the gradient scale that the SGD learning rates and clipping
+        thresholds of those papers were tuned for.
+    """
+    fn = pixel_loss(name)
+    if reduction not in REDUCTIONS:
+        raise SRError(f"unknown loss_reduction {reduction!r}; use one of {', '.join(REDUCTIONS)}")
+
+    def loss(sr, hr):
+        if y_only:
+            sr, hr = luma(sr), luma(hr)
+        if reduction == "mean":
+            return fn(sr, hr)
+        return fn((sr + 1) / 2, (hr + 1) / 2) * math.prod(sr.shape[1:])
+
+    return loss
+
+
+# ---- models with several supervised outputs ------------------------------------------------------
+
+def pyramid_targets(hr, shapes):
+    """Targets of a Laplacian pyramid's levels: the HR batch ``hr`` (numpy N x C x H x W) downscaled by
+    MATLAB bicubic to each level's spatial size (LapSRN ``getBatch_LapSRN.m``: ``imresize(HR, 1/2^k)``).
+
+    ``shapes``: the levels' output shapes; a level at full size gets ``hr`` itself. Returns float32
+    numpy arrays, a pure function of ``hr`` (so a resumed run sees the same targets).
+    """
+    from .imresize import imresize
+
+    out = []
+    for shape in shapes:
+        h, w = int(shape[-2]), int(shape[-1])
+        if (h, w) == hr.shape[-2:]:
+            out.append(hr)
+            continue
+        if hr.shape[-1] % w or hr.shape[-2] % h or hr.shape[-1] // w != hr.shape[-2] // h:
+            raise SRError(f"a pyramid level of {h}x{w} does not divide the HR patch {hr.shape[-2]}x{hr.shape[-1]}")
+        factor = w / hr.shape[-1]
+        out.append(np.stack([imresize(x.transpose(1, 2, 0), factor).transpose(2, 0, 1) for x in hr]).astype("float32"))
+    return out
+
+
+def multi_level_loss(levels, targets, fn):
+    """LapSRN (Lai et al. 2017, Eq. 2): the pixel loss of every pyramid level against its target, summed
+    (official ``derOutputs``: weight 1 per level)."""
+    return sum(fn(o, t) for o, t in zip(levels, targets))
+
+
+def recursive_alpha(iteration, decay_iterations):
+    """DRCN's alpha at ``iteration`` (1-based): 1 at the start, linearly to 0 after ``decay_iterations``
+    (0 = no recursive supervision: alpha 0 throughout)."""
+    if decay_iterations <= 0:
+        return 0.0
+    return max(0.0, 1.0 - (iteration - 1) / decay_iterations)
+
+
+def recursive_supervision_loss(sr, preds, hr, fn, alpha):
+    """DRCN (Kim et al. 2016, Sec. 3.3): alpha * mean_d fn(pred_d, hr) + (1 - alpha) * fn(sr, hr), the
+    D intermediate predictions and the final ensemble output all against the HR; the paper's
+    beta ||W||^2 is the optimizer's ``weight_decay``."""
+    final = fn(sr, hr)
+    if alpha <= 0:
+        return final
+    return alpha * (sum(fn(p, hr) for p in preds) / len(preds)) + (1 - alpha) * final
+
+
 class PerceptualLoss(nn.Layer):
-    """MSE between VGG19 feature maps of SR and HR (SRGAN, Ledig et al. 2017, Sec. 2.2.1, Eq. 5).
+    """Distance between VGG19 feature maps of SR and HR: MSE (SRGAN, Ledig et al. 2017, Sec. 2.2.1, Eq. 5)
+    or L1 (ESRGAN, Wang et al. 2018, Sec. 3.3 / BasicSR ``criterion: l1``, on pre-activation features).
 
     Args:
         extractor: a frozen feature network (``paddle_sr.models.vgg.VGG19FeatureExtractor``).
         feature_scale: multiplies both feature maps before the MSE. SRGAN Sec. 3.2 rescales the VGG
             feature maps by 1/12.75 "to obtain VGG losses of a scale that is comparable to the MSE
             loss"; the notebook used 1 (no rescale).
+        criterion: 'mse' or 'l1'.
     """
 
-    def __init__(self, extractor, feature_scale=1.0):
+    def __init__(self, extractor, feature_scale=1.0, criterion="mse"):
         super().__init__()
+        if criterion not in ("mse", "l1"):
+            raise SRError(f"unknown perceptual criterion {criterion!r}; use 'mse' (SRGAN) or 'l1' (ESRGAN)")
         self.extractor = extractor
         self.feature_scale = float(feature_scale)
+        self.criterion = mse_loss if criterion == "mse" else l1_loss
         for p in self.extractor.parameters():
             p.stop_gradient = True
         self.extractor.eval()
@@ -60,7 +154,7 @@ class PerceptualLoss(nn.Layer):
     def forward(self, sr, hr):
         with paddle.no_grad():
             target = self.extractor(hr)
-        return mse_loss(self.extractor(sr) * self.feature_scale, target * self.feature_scale)
+        return self.criterion(self.extractor(sr) * self.feature_scale, target * self.feature_scale)
 
 
 def _bce_logits(logits, real):

@@ -19,6 +19,12 @@ are a pure function of (seed, iteration) (``paddle_sr.data``), so an interrupted
 with the same weights as an uninterrupted one (bit for bit on CPU). A run folder holding another
 model or scale is never touched: pick another ``--run``.
 
+Losses: the recipe's pixel loss (optionally on Y only, optionally Caffe/MatConvNet-summed), plus
+perceptual / adversarial / contrastive terms. A model with several supervised outputs exposes them
+and gets them supervised through one hook (``supervision``): ``forward_levels`` (LapSRN: each pyramid
+level against the MATLAB-bicubic downscaled HR) or ``forward_all`` (DRCN: recursive supervision with
+alpha going from 1 to 0 over ``recursive_alpha_iters``).
+
 Validation: every ``val_every`` iterations and at the end, PSNR/SSIM on Y with ``scale`` border pixels
 ignored, SR clipped and rounded to uint8, LR by MATLAB bicubic (``paddle_sr.metrics``).
 
@@ -49,6 +55,8 @@ if __name__ == "__main__" and not __package__:
 from . import configs, losses, models  # noqa: E402
 from .checkpoint import atomic_save, check_state_dict, read_state_dict  # noqa: E402
 from .errors import SRError, cli_main  # noqa: E402
+from .models.esrgan import VGGStyleDiscriminator  # noqa: E402
+from .models.srresnet import SRGANDiscriminator  # noqa: E402
 
 STATE = "state.pdstate"
 # A run folder with other values of these keys holds a different model: never resume into it.
@@ -101,13 +109,29 @@ def init_weights(model, cfg):
     model.set_state_dict(state)
 
 
+def make_schedule(cfg, lr):
+    """The step schedule, stepped every iteration (its state travels in the optimizer's): MultiStepDecay,
+    or with ``lr_min`` the same steps floored at it (PiecewiseDecay); None without milestones."""
+    if not cfg.milestones:
+        return None
+    if cfg.lr_min > 0:
+        values = [max(lr * cfg.gamma ** k, cfg.lr_min) for k in range(len(cfg.milestones) + 1)]
+        return paddle.optimizer.lr.PiecewiseDecay(list(cfg.milestones), values)
+    return paddle.optimizer.lr.MultiStepDecay(lr, list(cfg.milestones), cfg.gamma)
+
+
 def make_optimizer(cfg, params, lr):
-    """Adam with a MultiStepDecay stepped every iteration (its state travels in the optimizer's);
-    without milestones a constant lr and ``sched`` None."""
-    sched = paddle.optimizer.lr.MultiStepDecay(lr, list(cfg.milestones), cfg.gamma) if cfg.milestones else None
+    """Adam, or SGD with momentum (``optimizer='sgd'``), with ``make_schedule``'s schedule; L2
+    ``weight_decay`` added to the gradient (as torch.optim, Caffe and MatConvNet)."""
+    sched = make_schedule(cfg, lr)
     clip = paddle.nn.ClipGradByGlobalNorm(cfg.grad_clip) if cfg.grad_clip > 0 else None
-    opt = paddle.optimizer.Adam(learning_rate=sched or lr, beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.adam_eps,
-                                parameters=params, grad_clip=clip)
+    decay = cfg.weight_decay or None
+    if cfg.optimizer == "sgd":
+        opt = paddle.optimizer.Momentum(learning_rate=sched or lr, momentum=cfg.momentum, parameters=params,
+                                        weight_decay=decay, grad_clip=clip)
+    else:
+        opt = paddle.optimizer.Adam(learning_rate=sched or lr, beta1=cfg.beta1, beta2=cfg.beta2,
+                                    epsilon=cfg.adam_eps, parameters=params, weight_decay=decay, grad_clip=clip)
     return opt, sched
 
 
@@ -161,6 +185,61 @@ def make_batches(cfg, start, rank, world, dataset=None):
 
 def is_liif(cfg):
     return models.scales(cfg.model) is None
+
+
+def supervision(model):
+    """Which outputs the pixel loss supervises: 'levels' for a model with ``forward_levels`` (LapSRN:
+    every pyramid level against the HR downscaled to its size), 'recursive' for one with
+    ``forward_all`` (DRCN: the ensemble and its D intermediate predictions), None for the SR only."""
+    for kind, method in (("levels", "forward_levels"), ("recursive", "forward_all")):
+        if callable(getattr(model, method, None)):
+            return kind
+    return None
+
+
+class AllOutputs(paddle.nn.Layer):
+    """A model's training forward with every supervised output, as a layer DataParallel can wrap:
+    lr -> [outputs] (pyramid levels, smallest first; or the ensemble followed by the recursions)."""
+
+    def __init__(self, model, kind):
+        super().__init__()
+        self.model, self.kind = model, kind
+
+    def forward(self, lr):
+        if self.kind == "levels":
+            return list(self.model.forward_levels(lr))
+        sr, preds = self.model.forward_all(lr)
+        return [sr] + list(preds)
+
+
+def final_output(kind, out):
+    return out if kind is None else out[-1] if kind == "levels" else out[0]
+
+
+def supervised_pixel_loss(kind, out, hr, hr_np, pixel_fn, cfg, it):
+    """The pixel loss of one training forward ``out`` (see ``supervision``)."""
+    if kind == "levels":
+        targets = losses.pyramid_targets(hr_np, [o.shape for o in out])
+        return losses.multi_level_loss(out, [paddle.to_tensor(t) for t in targets], pixel_fn)
+    if kind == "recursive":
+        alpha = losses.recursive_alpha(it, cfg.recursive_alpha_iters)
+        return losses.recursive_supervision_loss(out[0], out[1:], hr, pixel_fn, alpha)
+    return pixel_fn(out, hr)
+
+
+class UnitRangeVGGStyleDiscriminator(VGGStyleDiscriminator):
+    """ESRGAN's discriminator fed as BasicSR feeds it: [0, 1] images (from the suite's [-1, 1])."""
+
+    def forward(self, x):
+        return super().forward((x + 1) / 2)
+
+
+def build_discriminator(cfg):
+    """SRGAN's discriminator (logits), or ESRGAN's VGG-style one, for HR patches of patch_size * scale."""
+    size = cfg.patch_size * cfg.scale
+    if cfg.discriminator == "vgg_style":
+        return UnitRangeVGGStyleDiscriminator(input_size=size)
+    return SRGANDiscriminator(size, logits=True)
 
 
 class LiifQuery(paddle.nn.Layer):
@@ -330,18 +409,18 @@ def train(cfg):
     if cfg.init_from and state is None:
         init_weights(model, cfg)
     opt, sched = make_optimizer(cfg, model.parameters(), cfg.lr)
-    pixel_fn = losses.pixel_loss(cfg.pixel_loss)
+    pixel_fn = losses.make_pixel_loss(cfg.pixel_loss, y_only=cfg.y_loss, reduction=cfg.loss_reduction)
+    kind = None if is_liif(cfg) else supervision(model)
     perceptual = contrastive = disc = d_opt = d_sched = ref = ref_opt = ref_sched = ema_model = None
     if cfg.perceptual_weight > 0:
         from .models.vgg import VGG19FeatureExtractor
-        vgg = VGG19FeatureExtractor(cfg.perceptual_layer, use_relu=True, weights=cfg.vgg_weights or None,
-                                    allow_random=cfg.allow_random_vgg)
-        perceptual = losses.PerceptualLoss(vgg, cfg.perceptual_scale)
+        vgg = VGG19FeatureExtractor(cfg.perceptual_layer, use_relu=cfg.perceptual_relu,
+                                    weights=cfg.vgg_weights or None, allow_random=cfg.allow_random_vgg)
+        perceptual = losses.PerceptualLoss(vgg, cfg.perceptual_scale, cfg.perceptual_criterion)
     if cfg.contrastive_weight > 0:
         contrastive = losses.ContrastiveLoss()
     if cfg.adversarial_weight > 0:
-        from .models.srresnet import SRGANDiscriminator
-        disc = SRGANDiscriminator(cfg.patch_size * cfg.scale, logits=True)
+        disc = build_discriminator(cfg)
         d_opt, d_sched = make_optimizer(cfg, disc.parameters(), cfg.d_lr)
     if cfg.joint_srresnet:  # the notebook's SRResNet, trained with MSE beside SRGAN from the same init
         ref = build_model(cfg)
@@ -371,7 +450,7 @@ def train(cfg):
         print(f"resuming {run_dir} at iteration {start} (best PSNR {best:.3f} dB at {best_it})")
     # Under the launcher every trained network goes through DataParallel, which all-reduces its gradients.
     wrap = paddle.DataParallel if world > 1 else (lambda layer: layer)
-    train_model = wrap(LiifQuery(model) if is_liif(cfg) else model)
+    train_model = wrap(LiifQuery(model) if is_liif(cfg) else AllOutputs(model, kind) if kind else model)
     train_disc = wrap(disc) if disc is not None else None
     train_ref = wrap(ref) if ref is not None else None
     eval_model = ema_model if ema_model is not None else model
@@ -448,7 +527,8 @@ def train(cfg):
     it = start
     results = None
     for it in range(start + 1, cfg.iterations + 1):
-        batch = [paddle.to_tensor(x) for x in next(batches)]
+        arrays = next(batches)
+        batch = [paddle.to_tensor(x) for x in arrays]
         terms = {}
         with paddle.amp.auto_cast(enable=cfg.amp):
             if is_liif(cfg):
@@ -456,9 +536,11 @@ def train(cfg):
                 terms["pixel"] = cfg.pixel_weight * pixel_fn(train_model(lr, coord, cell), gt)
             else:
                 lr, hr = batch
-                sr = train_model(lr)
+                out = train_model(lr)
+                sr = final_output(kind, out)
                 if cfg.pixel_weight > 0:
-                    terms["pixel"] = cfg.pixel_weight * pixel_fn(sr, hr)
+                    terms["pixel"] = cfg.pixel_weight * supervised_pixel_loss(kind, out, hr, arrays[1], pixel_fn,
+                                                                              cfg, it)
                 if perceptual is not None:
                     terms["perceptual"] = cfg.perceptual_weight * perceptual(sr, hr)
                 if contrastive is not None:

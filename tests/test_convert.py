@@ -189,3 +189,81 @@ def test_liif_layout_transposes_linear_weights(tmp_path):
     assert state["value_range"].numpy().tolist() == [-1.0, 1.0]
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(state[k].numpy(), v.numpy(), err_msg=k)
+
+
+# ---- the zoo (issue 8) ----------------------------------------------------------------------------
+from paddle_sr.convert import NATIVE_RANGES  # noqa: E402
+from tests.reference import classic_torch, swinir_san_torch  # noqa: E402
+
+ZOO_SMALL = {"srcnn": {}, "espcn": {}, "vdsr": dict(num_layers=3), "drcn": dict(num_recursions=2, num_features=8),
+             "drrn": dict(num_units=2, num_features=8), "lapsrn": dict(depth=1, n_feats=8),
+             "esrgan": dict(num_block=1, num_feat=8, num_grow_ch=4), "wdsr_a": dict(n_resblocks=1),
+             "wdsr_b": dict(n_resblocks=1), "swinir": dict(embed_dim=12, depths=(1,), num_heads=(3,)),
+             "swinir_light": dict(embed_dim=12, depths=(1,), num_heads=(3,)),
+             "san": dict(n_resgroups=1, n_resblocks=1, n_feats=8, reduction=4)}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_SMALL))
+def test_zoo_native_range_is_the_models_default(name):
+    model = models.create(name, scale=models.scales(name)[0], **ZOO_SMALL[name])
+    assert tuple(model.value_range.numpy().tolist()) == NATIVE_RANGES[name]
+
+
+def test_official_batch_norm_layout_converts_and_matches(tmp_path):
+    """DRRN as its official Caffe prototxt (BN before every ReLU), saved by PyTorch: running_mean /
+    running_var / num_batches_tracked in the file."""
+    torch.manual_seed(0)
+    official = classic_torch.DRRNCaffe(units=3, channels=16)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in official.modules():  # non-trivial statistics, so a missed or swapped one shows
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=gen) * 0.2 - 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=gen) * 0.2 - 0.1)
+                m.num_batches_tracked.fill_(123)
+    official.eval()
+    pth = tmp_path / "drrn.pth"
+    torch.save({"state_dict": _torch_layout(official.state_dict())}, pth)
+    assert any(k.endswith("num_batches_tracked") for k in official.state_dict())
+    out = tmp_path / "drrn.pdparams"
+    convert("drrn", 4, pth, out, num_units=3, num_features=16)
+    state = read_state_dict(out)
+    assert "bn1.0._mean" in state and not any("running" in k or "num_batches" in k for k in state)
+    np.testing.assert_array_equal(state["bn_output._variance"].numpy(), official.bn_output.running_var.numpy())
+    model = load_weights(models.create("drrn", scale=4, num_units=3, num_features=16), out)
+    model.eval()
+    y = np.random.default_rng(0).uniform(0, 1, (2, 1, 24, 24)).astype("float32")  # upsampled Y, native [0, 1]
+    with torch.no_grad():
+        ref = official(torch.from_numpy(y)).numpy()
+    with paddle.no_grad():
+        got = model.forward_y(paddle.to_tensor(y)).numpy()
+    assert np.abs(ref - y).max() > 0.05  # the network changes its input: the comparison means something
+    assert np.abs(got - ref).max() * 255 < 1e-3
+
+
+def test_swinir_official_layout_drops_attn_mask_and_matches(tmp_path):
+    cfg = dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3), window_size=8, mlp_ratio=2.0)
+    torch.manual_seed(2)
+    official = swinir_san_torch.SwinIR(img_size=16, upscale=2, img_range=1.0, upsampler="pixelshuffle",
+                                       **{k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
+    with torch.no_grad():
+        for n, p in official.named_parameters():
+            if n.endswith("bias") or "norm" in n:
+                p.add_(torch.empty_like(p).uniform_(-0.2, 0.2))
+    official.eval()
+    assert any(k.endswith(".attn_mask") for k in official.state_dict())
+    pth = tmp_path / "swinir.pth"
+    torch.save({"params": official.state_dict()}, pth)  # KAIR / BasicSR layout
+    out = tmp_path / "swinir.pdparams"
+    convert("swinir", 2, pth, out, **cfg)
+    assert read_state_dict(out)["value_range"].numpy().tolist() == [0.0, 1.0]
+    model = load_weights(models.create("swinir", scale=2, **cfg), out)
+    model.eval()
+    x = np.random.default_rng(2).uniform(0, 1, (1, 3, 12, 12)).astype("float32")
+    with torch.no_grad():
+        ref = swinir_san_torch.swinir_test_pad(official, torch.from_numpy(x), 8, 2).numpy()
+    got = (_suite_output(model, x * 255) / 255)  # through the suite entry point, on [0, 1]
+    assert ref.shape == got.shape == (1, 3, 24, 24) and np.abs(ref - 0.5).max() > 0.1
+    assert np.abs(got - ref).max() * 255 < 1e-3

@@ -117,3 +117,81 @@ def test_contrastive_extractor_is_fixed_random_conv_tanh_conv():
     value.backward()
     assert float(value) > 0 and sr.grad is not None and float(paddle.abs(sr.grad).sum()) > 0
     assert all(p.grad is None for p in loss.extractor.parameters())
+
+
+# ---- recipe options and multi-output supervision (the zoo, issue 8) ----------------------------------
+def _ycbcr(x):
+    from paddle_sr.models.common import rgb_to_ycbcr
+    return rgb_to_ycbcr(x, (-1.0, 1.0))
+
+
+def test_y_loss_ignores_chroma_and_sees_luma():
+    from paddle_sr.models.common import ycbcr_to_rgb
+
+    rng = np.random.default_rng(0)
+    hr = t(rng.uniform(-0.5, 0.5, (2, 3, 6, 6)))
+    ycc = _ycbcr(hr)
+    chroma_only = ycbcr_to_rgb(paddle.concat([ycc[:, :1], ycc[:, 1:] + 0.2], axis=1), (-1.0, 1.0))
+    luma_only = ycbcr_to_rgb(paddle.concat([ycc[:, :1] + 0.1, ycc[:, 1:]], axis=1), (-1.0, 1.0))
+    y_l1 = losses.make_pixel_loss("l1", y_only=True)
+    rgb_l1 = losses.make_pixel_loss("l1")
+    assert float(rgb_l1(chroma_only, hr)) > 0.05  # the RGB loss sees the chroma change ...
+    assert float(y_l1(chroma_only, hr)) < 1e-5     # ... the Y loss does not
+    assert float(y_l1(luma_only, hr)) == pytest.approx(0.1, rel=1e-4)
+    # Y as the metric computes it: 16 + (65.481 R + 128.553 G + 24.966 B) / 255 on 0-255
+    rgb01 = (hr.numpy() + 1) / 2
+    y255 = 16 + (65.481 * rgb01[:, 0] + 128.553 * rgb01[:, 1] + 24.966 * rgb01[:, 2])
+    assert np.allclose((losses.luma(hr).numpy()[:, 0] + 1) / 2 * 255, y255, atol=1e-3)
+    one = t(rng.uniform(-1, 1, (1, 1, 4, 4)))
+    assert losses.luma(one) is one  # a 1-channel image is already Y
+
+
+def test_sum_reduction_is_caffes_euclidean_loss_on_unit_range():
+    sr, hr = t(np.full((2, 1, 3, 4), 0.2)), t(np.zeros((2, 1, 3, 4)))
+    # [0, 1]: difference 0.1; Caffe EuclideanLoss = sum over the batch / (2N) = 12 pixels * 0.01 / 2 per sample
+    assert float(losses.make_pixel_loss("euclidean", reduction="sum")(sr, hr)) == pytest.approx(12 * 0.01 / 2)
+    assert float(losses.make_pixel_loss("euclidean")(sr, hr)) == pytest.approx(0.04 / 2)  # suite range, mean
+    # LapSRN's Charbonnier: sum of sqrt(d^2 + 1e-6) over a sample's pixels
+    assert float(losses.make_pixel_loss("charbonnier", reduction="sum")(sr, hr)) == pytest.approx(
+        12 * math.sqrt(0.01 + 1e-6), rel=1e-5)
+    with pytest.raises(SRError, match="mean, sum"):
+        losses.make_pixel_loss("l1", reduction="total")
+
+
+def test_pyramid_targets_are_matlab_bicubic_downscales_of_the_hr_patch():
+    from paddle_sr.imresize import imresize
+
+    hr = np.random.default_rng(1).uniform(-1, 1, (2, 3, 16, 16)).astype("float32")
+    targets = losses.pyramid_targets(hr, [(2, 3, 4, 4), (2, 3, 8, 8), (2, 3, 16, 16)])
+    assert [x.shape for x in targets] == [(2, 3, 4, 4), (2, 3, 8, 8), (2, 3, 16, 16)]
+    assert targets[-1] is hr and all(x.dtype == np.float32 for x in targets)
+    for k, factor in ((0, 0.25), (1, 0.5)):
+        for i in range(2):
+            want = imresize(hr[i].transpose(1, 2, 0).astype("float64"), factor).transpose(2, 0, 1)
+            assert np.abs(targets[k][i] - want).max() < 1e-5
+    # bicubic (not box) downscaling: differs from a 2x2 mean
+    assert np.abs(targets[1] - hr.reshape(2, 3, 8, 2, 8, 2).mean(axis=(3, 5))).max() > 1e-3
+    with pytest.raises(SRError, match="does not divide"):
+        losses.pyramid_targets(hr, [(2, 3, 5, 5)])
+    levels = [t(targets[0]), t(targets[1] + 0.5)]
+    assert float(losses.multi_level_loss(levels, [t(x) for x in targets[:2]], losses.l1_loss)) == pytest.approx(0.5)
+
+
+def test_drcn_alpha_schedule_and_recursive_supervision():
+    assert [losses.recursive_alpha(it, 4) for it in (1, 2, 3, 5, 9)] == [1.0, 0.75, 0.5, 0.0, 0.0]
+    assert losses.recursive_alpha(1, 0) == 0.0
+    hr = t(np.zeros((1, 1, 2, 2)))
+    sr = t(np.full((1, 1, 2, 2), 1.0))
+    preds = [t(np.full((1, 1, 2, 2), 2.0)), t(np.full((1, 1, 2, 2), 4.0))]  # L1: 2 and 4, mean 3
+    f = losses.l1_loss
+    assert float(losses.recursive_supervision_loss(sr, preds, hr, f, 1.0)) == pytest.approx(3.0)
+    assert float(losses.recursive_supervision_loss(sr, preds, hr, f, 0.25)) == pytest.approx(0.25 * 3 + 0.75 * 1)
+    assert float(losses.recursive_supervision_loss(sr, preds, hr, f, 0.0)) == pytest.approx(1.0)
+
+
+def test_perceptual_l1_criterion():
+    loss = losses.PerceptualLoss(Double(), criterion="l1")
+    sr, hr = t(np.full((1, 3, 2, 2), 1.0)), t(np.zeros((1, 3, 2, 2)))
+    assert float(loss(sr, hr)) == pytest.approx(2.0)  # |2 * 1 - 0|
+    with pytest.raises(SRError, match="criterion"):
+        losses.PerceptualLoss(Double(), criterion="l2")

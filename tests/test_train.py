@@ -28,6 +28,19 @@ TINY_MODELS = {
     "rlfn_s": dict(feature_channels=8, num_blocks=1, esa_channels=4),
     "rlfn_ntire": dict(feature_channels=8, mid_channels=8, num_blocks=1, esa_channels=4),
     "liif": dict(encoder_kwargs=dict(num_features=8, num_blocks=1, num_layers=1, growth_rate=4), hidden_list=[8]),
+    # the zoo (issue 8); lists, not tuples, because they travel as JSON
+    "srcnn": dict(n1=16, n2=8),
+    "espcn": {},
+    "vdsr": dict(num_layers=6, num_features=16),
+    "drcn": dict(num_recursions=4, num_features=16),
+    "drrn": dict(num_units=3, num_features=16),
+    "lapsrn": dict(depth=2, n_feats=16),
+    "esrgan": dict(num_block=1, num_feat=16, num_grow_ch=8),
+    "wdsr_a": dict(n_resblocks=2, n_feats=8, block_feats=16),
+    "wdsr_b": dict(n_resblocks=2, n_feats=8),
+    "swinir": dict(embed_dim=12, depths=[2], num_heads=[3]),
+    "swinir_light": dict(embed_dim=12, depths=[2], num_heads=[3]),
+    "san": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
 }
 
 
@@ -38,10 +51,20 @@ def tiny_args(recipe, tmp_path, **extra):
                 output=str(tmp_path), progress="false", model_kwargs=json.dumps(kwargs), sample_q=64)
     if cfg.adversarial_weight or cfg.perceptual_weight:  # the SRGAN discriminator wants HR % 16 == 0
         opts.update(patch_size=4, allow_random_vgg="true", init_from="", perceptual_layer="conv2_2")
+    if cfg.discriminator == "vgg_style":  # ESRGAN's discriminator takes 128x128 HR patches
+        opts.update(patch_size=128 // cfg.scale, batch_size=1)
     if cfg.model.startswith("rlfn"):  # ESA's strided conv + 7x7 pool need >= 15 LR pixels
         opts.update(patch_size=16, val_max_size=64)
     opts.update(extra)
     return [recipe] + [f"--{k}={v}" for k, v in opts.items()]
+
+
+def narrow_discriminator(monkeypatch):
+    """ESRGAN's discriminator with 8 instead of 64 base channels (same layers, same 128x128 input): a full
+    one costs seconds per iteration on a 2-core CPU."""
+    monkeypatch.setattr(train, "build_discriminator", lambda cfg: train.UnitRangeVGGStyleDiscriminator(
+        num_feat=8, input_size=cfg.patch_size * cfg.scale) if cfg.discriminator == "vgg_style"
+        else train.SRGANDiscriminator(cfg.patch_size * cfg.scale, logits=True))
 
 
 def run_folder(tmp_path, recipe, **extra):
@@ -55,9 +78,10 @@ def weights(path):
 
 
 @pytest.mark.parametrize("recipe", sorted(configs.RECIPES))
-def test_every_recipe_runs_two_iterations_and_writes_its_run_folder(recipe, tmp_path):
+def test_every_recipe_runs_two_iterations_and_writes_its_run_folder(recipe, tmp_path, monkeypatch):
     from visualdl import LogReader
 
+    narrow_discriminator(monkeypatch)
     argv = tiny_args(recipe, tmp_path)
     assert train.main(argv) == 0
     cfg, folder = run_folder(tmp_path, recipe)
@@ -297,3 +321,106 @@ def test_data_parallel_on_two_cpu_processes_matches_one_process(tmp_path):
     a, b = weights(tmp_path / "two" / "Model.pdparams"), weights(tmp_path / "one" / "Model.pdparams")
     for k in a:
         assert np.allclose(a[k], b[k], atol=1e-5), k
+
+
+# ---- the zoo's training features (issue 8) --------------------------------------------------------
+def test_every_registered_model_has_a_recipe():
+    trained = {r.model for r in configs.RECIPES.values()}
+    # liif_edsr_baseline: the LIIF recipe with --model=liif_edsr_baseline; ignn: its port is in progress.
+    assert set(models.names()) - trained - {"liif_edsr_baseline", "ignn"} == set()
+    assert configs.resolve("esrgan").init_from == "output/esrgan_psnr_x4/Best.pdparams"
+
+
+def test_sgd_weight_decay_and_floored_schedule():
+    cfg = configs.resolve("lapsrn", {"milestones": "2,4,6", "lr": "1e-5", "lr_min": "3e-6", "weight_decay": "0.1",
+                                     "momentum": "0.5"})
+    layer = paddle.nn.Linear(1, 1)
+    layer.weight.set_value(paddle.ones([1, 1]))
+    opt, sched = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
+    assert isinstance(opt, paddle.optimizer.Momentum) and opt._momentum == 0.5
+    lrs = []
+    for _ in range(7):
+        lrs.append(opt.get_lr())
+        sched.step()
+    assert lrs == pytest.approx([1e-5, 1e-5, 5e-6, 5e-6, 3e-6, 3e-6, 3e-6])  # 2.5e-6 floored at lr_min
+    cfg = configs.resolve("lapsrn", {"milestones": "", "lr": "1.0", "weight_decay": "0.1", "momentum": "0"})
+    opt, _ = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
+    (layer.weight * 0).sum().backward()  # zero loss gradient: only the L2 term moves the weight
+    opt.step()
+    assert float(layer.weight.numpy().ravel()[0]) == pytest.approx(1 - 1.0 * 0.1)
+    with pytest.raises(SRError, match="--optimizer='rmsprop' is not one of adam, sgd"):
+        configs.resolve("rdn", {"optimizer": "rmsprop"})
+    with pytest.raises(SRError, match="loss_reduction"):
+        configs.resolve("rdn", {"loss_reduction": "total"})
+
+
+def test_drcn_recursive_supervision_follows_the_alpha_schedule(tmp_path, monkeypatch):
+    seen = []
+    real = losses.recursive_supervision_loss
+
+    def spy(sr, preds, hr, fn, alpha):
+        seen.append((alpha, len(preds), list(preds[0].shape) == list(sr.shape) == list(hr.shape)))
+        return real(sr, preds, hr, fn, alpha)
+
+    monkeypatch.setattr(losses, "recursive_supervision_loss", spy)
+    assert train.main(tiny_args("drcn", tmp_path, iterations=3, val_every=3, recursive_alpha_iters=2)) == 0
+    assert seen == [(1.0, 4, True), (0.5, 4, True), (0.0, 4, True)]  # D = 4 recursions in the tiny model
+
+
+def test_lapsrn_every_level_is_supervised_by_the_bicubic_downscaled_hr(tmp_path, monkeypatch):
+    from paddle_sr.imresize import imresize
+
+    seen = []
+    real = losses.multi_level_loss
+
+    def spy(levels, targets, fn):
+        seen.append(([list(o.shape) for o in levels], [x.numpy() for x in targets]))
+        return real(levels, targets, fn)
+
+    monkeypatch.setattr(losses, "multi_level_loss", spy)
+    assert train.main(tiny_args("lapsrn", tmp_path, iterations=1, val_every=1)) == 0
+    cfg, _ = run_folder(tmp_path, "lapsrn", iterations=1, val_every=1)
+    _, hr = next(train.make_batches(cfg, 0, 0, 1))  # the batch of iteration 1
+    shapes, targets = seen[0]
+    assert shapes == [[2, 3, 16, 16], [2, 3, 32, 32]]  # x2 and x4 levels of an 8x8 LR patch
+    assert np.array_equal(targets[1], hr)
+    for i in range(2):
+        want = imresize(hr[i].transpose(1, 2, 0).astype("float64"), 0.5).transpose(2, 0, 1)
+        assert np.abs(targets[0][i] - want).max() < 1e-5
+
+
+def _run_twice_and_resumed(recipe, tmp_path, stop_after=2, **kw):
+    def args(run, **extra):
+        return tiny_args(recipe, tmp_path, run=run, **kw, **extra)
+    assert train.main(args("a")) == 0
+    assert train.main(args("b", stop_after=stop_after)) == 0
+    assert train.main(args("b")) == 0
+    return [paddle.load(str(tmp_path / r / train.STATE)) for r in ("a", "b")]
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_esrgan_trains_with_the_vgg_style_ragan_discriminator_and_resumes_exactly(tmp_path, monkeypatch):
+    narrow_discriminator(monkeypatch)
+    sa, sb = _run_twice_and_resumed("esrgan", tmp_path, stop_after=1, iterations=2, val_every=2)
+    d = sa["discriminator"]
+    assert sa["config"]["gan_type"] == "ragan" and sa["config"]["discriminator"] == "vgg_style"
+    assert list(d["conv0_0.weight"].shape) == [8, 3, 3, 3] and "bn4_1._mean" in d and "linear2.weight" in d
+    assert np.abs(d["bn0_1._mean"].numpy()).max() > 0  # trained: BN statistics left their initial zeros
+    assert _same(d, sb["discriminator"]) and _same(sa["model"], sb["model"])
+    assert sa["discriminator_optimizer"].keys() == sb["discriminator_optimizer"].keys()
+    for k, v in sa["discriminator_optimizer"].items():
+        if hasattr(v, "numpy"):
+            assert np.array_equal(v.numpy(), sb["discriminator_optimizer"][k].numpy()), k
+
+
+def test_sgd_y_channel_batch_norm_recipe_resumes_exactly(tmp_path):
+    """DRRN: SGD momentum, weight decay, clip, summed Euclidean loss on Y, BN statistics, a milestone."""
+    sa, sb = _run_twice_and_resumed("drrn", tmp_path, iterations=4, val_every=4, milestones="3")
+    assert _same(sa["model"], sb["model"]) and any("_mean" in k for k in sa["model"])
+    velocity = [k for k in sa["optimizer"] if "velocity" in k]
+    assert velocity and all(k.startswith("@") for k in velocity)
+    for k in velocity:
+        assert np.array_equal(sa["optimizer"][k].numpy(), sb["optimizer"][k].numpy()), k

@@ -7,6 +7,12 @@ from . import count_parameters, create, names, scales
 ARBITRARY = (2, 3, 4)  # scales shown for arbitrary-scale models (the count does not depend on it)
 
 
+def _title(doc):
+    """The paper line a model file opens with, up to its authors/venue parenthesis, on one line."""
+    first = (doc or "").strip().split("\n\n")[0]
+    return " ".join(first.split(" (")[0].split())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("models", nargs="*", help="model names (default: all registered)")
@@ -19,7 +25,7 @@ def main():
         for s in supported or ARBITRARY[-1:]:
             model = create(name, scale=s)
             module = sys.modules[type(model).__module__]
-            paper = paper or (module.__name__.rsplit(".", 1)[-1], (module.__doc__ or "").split(" (")[0].strip())
+            paper = paper or (module.__name__.rsplit(".", 1)[-1], _title(module.__doc__))
             counts.append(f"{count_parameters(model):,}")
         shown = "any" if supported is None else " / ".join(f"x{s}" for s in supported)
         print(f"| `{name}` | {paper[1]} (`models/{paper[0]}.py`) | {shown} | {' / '.join(counts)} |")
