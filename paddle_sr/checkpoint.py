@@ -35,6 +35,24 @@ def atomic_save(obj, path):
         raise
 
 
+def atomic_write_json(obj, path):
+    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    import json
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def read_state_dict(path):
     """``paddle.load`` with SRError for a missing or unreadable file."""
     path = os.fspath(path)

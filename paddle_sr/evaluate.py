@@ -15,7 +15,6 @@ Example::
         ../shared/benchmarks/Set14 ../shared/benchmarks/B100 --out bicubic_x4.json
 """
 import argparse
-import json
 import os
 import tempfile
 
@@ -218,12 +217,9 @@ def main(argv=None):
     results["protocol"]["weights"] = args.weights
     print(format_table(results))
     if args.out:
-        folder = os.path.dirname(os.path.abspath(args.out))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-        with os.fdopen(fd, "w") as f:
-            json.dump(results, f, indent=1)
-        os.replace(tmp, args.out)
+        from .checkpoint import atomic_write_json
+
+        atomic_write_json(results, args.out)
     return results
 
 

@@ -14,9 +14,7 @@ evaluates with BasicSR, which scores Set14 ``bridge.png`` as the Y of its replic
 (``gray='basicsr'``). The protocol line is printed above the table.
 """
 import argparse
-import json
 import os
-import tempfile
 
 from . import models
 from .checkpoint import load_weights
@@ -128,12 +126,9 @@ def main(argv=None):
                      progress=not a.quiet)
     print(format_report(rows))
     if a.out:
-        folder = os.path.dirname(os.path.abspath(a.out))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-        with os.fdopen(fd, "w") as f:
-            json.dump(rows, f, indent=1)
-        os.replace(tmp, a.out)
+        from .checkpoint import atomic_write_json
+
+        atomic_write_json(rows, a.out)
     return rows
 
 
