@@ -280,7 +280,17 @@ SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=6
 SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, beta2=0.99, iterations=1000 * EPOCH,
               milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
 
-# IGNN: ported by another helper; its recipe goes here once the port lands (not registered in RECIPES yet).
+# IGNN (Zhou et al., NeurIPS 2020, arXiv:2006.16673). Graph embedding: ImageNet VGG19 conv1_1-conv1_2,
+# frozen (supplementary Sec. A.1) -> vgg_weights='imagenet' (cache/download; offline pass
+# --model_kwargs='{"vgg_weights": "PATH"}'). Training settings from the official config.py (the paper
+# text gives none): DIV2K 480x480 sub-images, HR crops 160 (x2, x4) / 198 (x3) = LR patch 80 / 66 / 40,
+# batch 2, Adam (0.9, 0.999) lr 1e-4, 80 "epochs" x 10,000 iterations, lr halved at epochs 16/32/48/64 -
+# effectively one epoch early (150k/310k/470k/630k) because the official train.py steps the scheduler
+# before the epoch - L1 loss, flips + rot90, Kaiming-normal x 0.1 init (in the model). Not reproduced:
+# RandomColorChannel (RGB permutation, p = 0.2). x2: --scale=2 --patch_size=80; x3: --scale=3 --patch_size=66.
+IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="imagenet"), patch_size=40,
+               batch_size=2, lr=1e-4, beta1=0.9, beta2=0.999, iterations=800_000,
+               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1")
 
 RECIPES = {
     "rdn": RDN, "edsr": EDSR, "edsr_baseline": EDSR_BASELINE, "rcan": RCAN,
@@ -291,7 +301,7 @@ RECIPES = {
     "srcnn": SRCNN, "espcn": ESPCN, "vdsr": VDSR, "drcn": DRCN, "drrn": DRRN, "lapsrn": LAPSRN,
     "esrgan_psnr": ESRGAN_PSNR, "esrgan": ESRGAN, "wdsr_a": WDSR_A, "wdsr_b": WDSR_B,
     "swinir": SWINIR, "swinir_light": SWINIR_LIGHT, "san": SAN,
-    # "ignn": IGNN,  <- placeholder: added with the IGNN port
+    "ignn": IGNN,
 }
 STAGES = {"rlfn": RLFN_STAGES, "rlfn_s": RLFN_STAGES, "rlfn_ntire": RLFN_STAGES}
 FIELD_TYPES = {f.name: f.type for f in fields(Recipe)}

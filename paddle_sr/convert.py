@@ -45,15 +45,16 @@ NATIVE_RANGES = {
     "srcnn": (0.0, 1.0), "espcn": (0.0, 1.0), "vdsr": (0.0, 1.0), "drcn": (0.0, 1.0), "drrn": (0.0, 1.0),
     "lapsrn": (0.0, 1.0), "esrgan": (0.0, 1.0), "swinir": (0.0, 1.0), "swinir_light": (0.0, 1.0),
     "wdsr_a": (0.0, 255.0), "wdsr_b": (0.0, 255.0), "san": (0.0, 255.0),
-    # "ignn": added with the IGNN port.
+    "ignn": (0.0, 255.0),
 }
 FAMILIES = [("rlfn", "rlfn_s", "rlfn_ntire"), ("edsr", "edsr_baseline"), ("rcan",), ("rdn",),
             ("liif", "liif_edsr_baseline"), ("srcnn",), ("espcn",), ("vdsr",), ("drcn",), ("drrn",), ("lapsrn",),
-            ("esrgan",), ("wdsr_a", "wdsr_b"), ("swinir", "swinir_light"), ("san",)]
+            ("esrgan",), ("wdsr_a", "wdsr_b"), ("swinir", "swinir_light"), ("san",), ("ignn",)]
 # PyTorch buffer names -> Paddle's (BatchNorm running statistics), and buffers that hold no weights.
 RENAMED_SUFFIXES = {".running_mean": "._mean", ".running_var": "._variance"}
 DROPPED_SUFFIXES = (".num_batches_tracked", ".attn_mask")
-NESTED_KEYS = ("params_ema", "params", "state_dict", "model")  # tried in this order
+# tried in this order; IGNN's official files are {'net_state_dict': ..., 'solver_state_dict': ...}
+NESTED_KEYS = ("params_ema", "params", "state_dict", "net_state_dict", "model")
 
 
 def _is_state_dict(obj):

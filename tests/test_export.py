@@ -30,6 +30,7 @@ SMALL = {
     "swinir": dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3)),
     "swinir_light": dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3)),
     "san": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
+    "ignn": dict(n_resblocks=2, n_feats=16),
     "liif": dict(encoder_kwargs=dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4),
                  hidden_list=(16, 16)),
     "liif_edsr_baseline": dict(encoder_kwargs=dict(n_resblocks=2, n_feats=16), hidden_list=(16, 16)),

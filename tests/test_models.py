@@ -18,6 +18,7 @@ OFFICIAL_COUNTS = {
     ("wdsr_a", 2): 1_190_100,  # official WDSR README (baseline config)
     ("swinir", 2): 11_752_487, ("swinir", 3): 11_937_127, ("swinir", 4): 11_900_199, ("swinir", 8): 12_047_911,
     ("swinir_light", 2): 910_152, ("swinir_light", 3): 918_267, ("swinir_light", 4): 929_628,
+    ("ignn", 2): 47_152_233, ("ignn", 3): 50_102_633, ("ignn", 4): 49_512_553,  # = the official class
     ("san", 2): 15_712_800, ("san", 3): 15_897_440, ("san", 4): 15_860_512, ("san", 8): 16_008_224,
 }
 ARBITRARY_SCALES = (2, 2.5, 4)  # what an arbitrary-scale model (scales() is None) is tested at
@@ -27,6 +28,7 @@ REDUCED = {
     "drcn": dict(num_recursions=4, num_features=32),
     "drrn": dict(num_units=3, num_features=32),
     "vdsr": dict(num_layers=6),
+    "ignn": dict(n_resblocks=2, n_feats=16),
 }
 
 
