@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 import paddle  # noqa: E402
 import torch  # noqa: E402
 
-from paddle_sr import convert, models  # noqa: E402
+from paddle_sr import convert  # noqa: E402
 from paddle_sr.engine import InferenceEngine  # noqa: E402
 from paddle_sr.export import export  # noqa: E402
 from tests.reference import rlfn_torch  # noqa: E402
@@ -83,7 +83,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as workdir:
         runs = {k: f for k, f in contenders(args.weights, workdir, args.threads).items()
                 if not any(s in k for s in args.skip)}
-        print(f"| LR size | contender | median s | vs PyTorch | max abs diff vs PyTorch (0-255) |")
+        print("| LR size | contender | median s | vs PyTorch | max abs diff vs PyTorch (0-255) |")
         print("|---|---|---|---|---|")
         for size in args.sizes:
             x = lr_image(size)

@@ -24,7 +24,7 @@ from paddle.static import InputSpec
 from . import models
 from .checkpoint import load_weights
 from .engine import META_FILE, PREFIX, model_files
-from .errors import SRError, cli_main
+from .errors import cli_main
 
 
 def export(model, out, name=None, scale=None):

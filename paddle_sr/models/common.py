@@ -257,6 +257,22 @@ def sr_on_y(x, sr_y, upsample, value_range=None):
     return ycbcr_to_rgb(paddle.concat([y, upsample(ycc[:, 1:])], axis=1), value_range)
 
 
+class PreUpsampledYModel(SRModel):
+    """Base of the Y-channel models whose network takes a bicubic-upsampled Y (SRCNN, VDSR, DRCN, DRRN).
+
+    A subclass sets ``self.upsample`` (``MatlabBicubicUpsample``) and implements ``forward_y`` (the
+    official network: upsampled Y -> SR Y); RGB in, RGB out comes from ``sr_on_y``.
+    """
+
+    y_channel = True  # trained on Y: a faithful training loss compares Y, not RGB
+
+    def _sr_y(self, y_lr):
+        return self.forward_y(self.upsample(y_lr))
+
+    def forward_native(self, x):
+        return sr_on_y(x, self._sr_y, self.upsample, self.value_range)
+
+
 def normal_(param, std, mean=0.0):
     """Fill ``param`` in place from N(mean, std^2) (``torch.nn.init.normal_``), drawn with Paddle's seed."""
     param.set_value(paddle.normal(mean, std, param.shape).astype(param.dtype))

@@ -35,14 +35,14 @@ import paddle
 import paddle.nn as nn
 
 from . import register
-from .common import MatlabBicubicUpsample, SRModel, normal_, rgb_to_ycbcr, sr_on_y, ycbcr_to_rgb
+from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 def _conv(in_channels, out_channels):
     return nn.Conv2D(in_channels, out_channels, 3, padding=1)
 
 
-class DRCN(SRModel):
+class DRCN(PreUpsampledYModel):
     """Deeply-recursive CNN with recursive supervision and skip connection.
 
     Args:
@@ -53,7 +53,6 @@ class DRCN(SRModel):
         value_range: range the weights work on (see ``common.SRModel``).
     """
 
-    y_channel = True
 
     def __init__(self, scale=2, num_recursions=16, num_features=256, num_channels=1, value_range=(0.0, 1.0)):
         super().__init__(value_range)
@@ -90,11 +89,6 @@ class DRCN(SRModel):
         """Official forward: bicubic-upsampled Y -> ensemble Y."""
         return self.forward_y_all(y)[0]
 
-    def _sr_y(self, y_lr):
-        return self.forward_y(self.upsample(y_lr))
-
-    def forward_native(self, x):
-        return sr_on_y(x, self._sr_y, self.upsample, self.value_range)
 
     def forward_all(self, lr):
         """Suite LR -> (SR, [SR_1 .. SR_D]) in the suite range, for the recursive-supervision loss.

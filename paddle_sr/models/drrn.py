@@ -34,10 +34,10 @@ import paddle
 import paddle.nn as nn
 
 from . import register
-from .common import MatlabBicubicUpsample, SRModel, normal_, sr_on_y
+from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
 
 
-class DRRN(SRModel):
+class DRRN(PreUpsampledYModel):
     """Deep recursive residual network, one recursive block.
 
     Args:
@@ -50,7 +50,6 @@ class DRRN(SRModel):
         value_range: range the weights work on (see ``common.SRModel``).
     """
 
-    y_channel = True
 
     def __init__(self, scale=4, num_units=25, num_features=128, num_channels=1, variant="official",
                  value_range=(0.0, 1.0)):
@@ -91,12 +90,6 @@ class DRRN(SRModel):
             out = paddle.add(out, inputs)
         out = self.output(self.relu(self.bn_output(out)))
         return paddle.add(out, y)
-
-    def _sr_y(self, y_lr):
-        return self.forward_y(self.upsample(y_lr))
-
-    def forward_native(self, x):
-        return sr_on_y(x, self._sr_y, self.upsample, self.value_range)
 
 
 @register("drrn", scales=(2, 3, 4))

@@ -25,10 +25,10 @@ import paddle
 import paddle.nn as nn
 
 from . import register
-from .common import MatlabBicubicUpsample, SRModel, normal_, sr_on_y
+from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
 
 
-class SRCNN(SRModel):
+class SRCNN(PreUpsampledYModel):
     """SRCNN f1-f2-f3 with n1/n2 filters (9-5-5, 64/32 by default).
 
     Args:
@@ -40,7 +40,6 @@ class SRCNN(SRModel):
         value_range: range the weights work on (see ``common.SRModel``).
     """
 
-    y_channel = True  # trained on Y: a faithful training loss compares Y, not RGB
 
     def __init__(self, scale=3, num_channels=1, n1=64, n2=32, f1=9, f2=5, f3=5, padding_mode="zeros",
                  value_range=(0.0, 1.0)):
@@ -63,12 +62,6 @@ class SRCNN(SRModel):
         x = self.relu(self.conv1(y))
         x = self.relu(self.conv2(x))
         return self.conv3(x)
-
-    def _sr_y(self, y_lr):
-        return self.forward_y(self.upsample(y_lr))
-
-    def forward_native(self, x):
-        return sr_on_y(x, self._sr_y, self.upsample, self.value_range)
 
 
 @register("srcnn", scales=(2, 3, 4))

@@ -32,7 +32,6 @@ import math
 import numpy as np
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 from . import register
 from .common import SRModel, init_like_torch

@@ -24,7 +24,7 @@ import paddle
 import paddle.nn as nn
 
 from . import register
-from .common import MatlabBicubicUpsample, SRModel, normal_, sr_on_y
+from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
 
 
 class Conv_ReLU_Block(nn.Layer):
@@ -39,7 +39,7 @@ class Conv_ReLU_Block(nn.Layer):
         return self.relu(self.conv(x))
 
 
-class VDSR(SRModel):
+class VDSR(PreUpsampledYModel):
     """Very deep residual network on the bicubic-upsampled image.
 
     Args:
@@ -50,7 +50,6 @@ class VDSR(SRModel):
         value_range: range the weights work on (see ``common.SRModel``).
     """
 
-    y_channel = True
 
     def __init__(self, scale=4, num_layers=20, num_features=64, num_channels=1, value_range=(0.0, 1.0)):
         super().__init__(value_range)
@@ -69,12 +68,6 @@ class VDSR(SRModel):
         out = self.relu(self.input(y))
         out = self.output(self.residual_layer(out))
         return paddle.add(out, y)
-
-    def _sr_y(self, y_lr):
-        return self.forward_y(self.upsample(y_lr))
-
-    def forward_native(self, x):
-        return sr_on_y(x, self._sr_y, self.upsample, self.value_range)
 
 
 @register("vdsr", scales=(2, 3, 4))
