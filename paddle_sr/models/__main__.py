@@ -9,8 +9,8 @@ ARBITRARY = (2, 3, 4)  # scales shown for arbitrary-scale models (the count does
 
 def _title(doc):
     """The paper line a model file opens with, up to its authors/venue parenthesis, on one line."""
-    first = (doc or "").strip().split("\n\n")[0]
-    return " ".join(first.split(" (")[0].split())
+    first = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return first.split(" (")[0]
 
 
 def main():
