@@ -110,7 +110,7 @@ def map_state(model, state):
 
 def _fits(model, state):
     own = model.state_dict()
-    return (set(own) - {"value_range"} == set(state)
+    return ({k for k in own if k.rsplit(".", 1)[-1] != "value_range"} == set(state)
             and all(list(own[k].shape) == list(state[k].shape) for k in state))
 
 
@@ -170,6 +170,9 @@ def convert(model_name, scale, in_path, out_path, *, force=False, key=None, **mo
     own = model.state_dict()
     tensors = {k: paddle.to_tensor(v, dtype=own[k].dtype) for k, v in state.items()}  # fp16/bf16 -> fp32
     tensors["value_range"] = paddle.to_tensor(np.array(NATIVE_RANGES[model_name], dtype="float32"))
+    # A nested encoder's own range (LIIF's) is not the official file's business: LIIF calls the
+    # encoder's forward_native, so the model's default stays.
+    tensors.update({k: v for k, v in own.items() if k.endswith(".value_range")})
     model.set_state_dict(tensors)
     for k, v in model.state_dict().items():  # set_state_dict only warns on a skipped key
         expected = tensors[k].numpy()

@@ -191,6 +191,28 @@ def test_liif_layout_transposes_linear_weights(tmp_path):
         np.testing.assert_array_equal(state[k].numpy(), v.numpy(), err_msg=k)
 
 
+def test_official_liif_checkpoint_converts_and_renders_as_the_reference(tmp_path):
+    """A checkpoint in LIIF's train.py layout, saved from the re-typed official model, renders the same."""
+    from tests.reference import liif_torch
+
+    torch.manual_seed(0)
+    theirs = liif_torch.LIIF(liif_torch.TinyEDSR(n_resblocks=2, n_feats=8), hidden_list=[32, 32]).eval()
+    ckpt = {"model": {"name": "liif", "args": {"encoder_spec": {"name": "edsr-baseline"}}, "sd": theirs.state_dict()},
+            "epoch": 1000}
+    pth = tmp_path / "epoch-best.pth"
+    torch.save(ckpt, pth)
+    kwargs = dict(encoder_kwargs=dict(n_resblocks=2, n_feats=8), hidden_list=(32, 32))
+    ours = convert("liif_edsr_baseline", 2.5, pth, tmp_path / "liif.pdparams", **kwargs)
+    ours.eval()
+    lr = np.random.default_rng(0).uniform(-1, 1, (1, 3, 6, 7)).astype("float32")
+    with torch.no_grad():
+        ref = liif_torch.demo_render(theirs, torch.from_numpy(lr), 15, 18).numpy()
+    with paddle.no_grad():
+        got = ours(paddle.to_tensor(lr)).numpy()
+    assert got.shape == ref.shape == (1, 3, 15, 18)
+    assert np.abs(got - ref).max() * 127.5 < 1e-3  # on the 0-255 scale
+
+
 # ---- the zoo (issue 8) ----------------------------------------------------------------------------
 from paddle_sr.convert import NATIVE_RANGES  # noqa: E402
 from tests.reference import classic_torch, swinir_san_torch  # noqa: E402
