@@ -45,31 +45,8 @@ class MLP(nn.Module):
         return x.view(*shape, -1)
 
 
-def default_conv(in_channels, out_channels, kernel_size, bias=True):
-    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size // 2), bias=bias)
-
-
-class MeanShift(nn.Conv2d):
-    def __init__(self, rgb_range, rgb_mean=(0.4488, 0.4371, 0.4040), rgb_std=(1.0, 1.0, 1.0), sign=-1):
-        super().__init__(3, 3, kernel_size=1)
-        std = torch.Tensor(rgb_std)
-        self.weight.data = torch.eye(3).view(3, 3, 1, 1) / std.view(3, 1, 1, 1)
-        self.bias.data = sign * rgb_range * torch.Tensor(rgb_mean) / std
-        for p in self.parameters():
-            p.requires_grad = False
-
-
-class ResBlock(nn.Module):
-    def __init__(self, conv, n_feats, kernel_size, bias=True, act=nn.ReLU(True), res_scale=1):
-        super().__init__()
-        self.body = nn.Sequential(conv(n_feats, n_feats, kernel_size, bias=bias), act,
-                                  conv(n_feats, n_feats, kernel_size, bias=bias))
-        self.res_scale = res_scale
-
-    def forward(self, x):
-        res = self.body(x).mul(self.res_scale)
-        res += x
-        return res
+# LIIF's models/edsr.py copies EDSR-PyTorch's common blocks unchanged.
+from tests.reference.edsr_family_torch import MeanShift, ResBlock, default_conv  # noqa: E402
 
 
 class TinyEDSR(nn.Module):
