@@ -351,7 +351,24 @@ def _chw(img):
     return np.ascontiguousarray(to_tensor_range(np.asarray(img)))
 
 
-class PatchDataset(paddle.io.Dataset):
+class _SeededImageDataset(paddle.io.Dataset):
+    """Item ``i`` is a pure function of ``(seed, i)``: its generator is ``default_rng([seed, i])``.
+
+    That one rule is what makes a resumed run, and any number of worker processes, see exactly the
+    batches an uninterrupted single-process run sees.
+    """
+
+    def __len__(self):
+        return self.length
+
+    def _draw(self, i):
+        """(generator of item i, index of its image, the decoded HR image)."""
+        rng = np.random.default_rng([self.seed, int(i)])
+        k = int(rng.integers(len(self.paths)))
+        return rng, k, _CACHE.get(self.paths[k], self.cache)
+
+
+class PatchDataset(_SeededImageDataset):
     """Random (LR, HR) training patches; item ``i`` is a pure function of ``(seed, i)``.
 
     The image (uniform over images, as EDSR), the crop position (uniform over the LR grid of the
@@ -389,13 +406,8 @@ class PatchDataset(paddle.io.Dataset):
         self.lr_paths = None if lr_source is None else _lr_files(self.paths, os.fspath(lr_source), self.scale)
         self.cache = cache
 
-    def __len__(self):
-        return self.length
-
     def __getitem__(self, i):
-        rng = np.random.default_rng([self.seed, int(i)])
-        k = int(rng.integers(len(self.paths)))
-        img = _CACHE.get(self.paths[k], self.cache)
+        rng, k, img = self._draw(i)
         s, (ph, pw) = self.scale, self.patch
         h, w = img.shape[0] // s, img.shape[1] // s
         if h < ph or w < pw:
@@ -481,7 +493,7 @@ def reader_patch(batchsize, scale=4, patchsize=48, source="embedded:train", seed
         yield _stack([ds[k * batchsize + j] for j in range(batchsize)])
 
 
-class LiifPatchDataset(paddle.io.Dataset):
+class LiifPatchDataset(_SeededImageDataset):
     """LIIF's training sampler (``SRImplicitDownsampled`` in yinboc/liif ``datasets/wrappers.py``).
 
     Per item: a scale s ~ U(scale_min, scale_max); an HR crop of side ``round(inp_size * s)``; LR by
@@ -503,16 +515,11 @@ class LiifPatchDataset(paddle.io.Dataset):
         self.sample_q, self.seed, self.augment = sample_q, int(seed), augment
         self.length, self.cache = int(length), cache
 
-    def __len__(self):
-        return self.length
-
     def __getitem__(self, i):
         from .imresize import imresize
         from .models.common import make_coord
 
-        rng = np.random.default_rng([self.seed, int(i)])
-        k = int(rng.integers(len(self.paths)))
-        img = _CACHE.get(self.paths[k], self.cache)
+        rng, k, img = self._draw(i)
         s = rng.uniform(self.scale_min, self.scale_max)
         w_hr = round(self.inp_size * s)
         if img.shape[0] < w_hr or img.shape[1] < w_hr:
