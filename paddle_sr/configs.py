@@ -3,9 +3,10 @@
 A recipe is a ``Recipe`` dataclass; its field types are the types that ``--key=value`` overrides are
 checked against (``parse_overrides``, no ``eval``). "Epoch" in the EDSR-PyTorch family of code (EDSR,
 RDN, RCAN, RLFN, LIIF) is ``test_every`` = 1000 iterations, so "halve every 200 epochs" is
-``milestones`` every 200,000 iterations (``EPOCH`` below). All recipes default to the embedded
-photographs (``data='embedded:train'``, ``val_data='embedded:val'``) so they run anywhere; pass
-``--data=div2k:ROOT`` (DIV2K, the papers' data), ``celeba:ROOT`` or any image folder.
+``milestones`` every 200,000 iterations (``EPOCH`` below). Each paper recipe trains on its paper's
+data set at the place ``data_scripts/`` puts it (``DATA`` below: ``--data=div2k:data/DIV2K`` ...) and
+refuses to start without it; the embedded photographs (``--data=embedded:train``) stand in only when
+asked for. Validation defaults to the two embedded held-out photos (``val_data='embedded:val'``).
 """
 import dataclasses
 import json
@@ -27,65 +28,68 @@ class Recipe:
     # --- what is trained
     model: str = "rdn"                     # registered model name (paddle_sr.models.names())
     model_kwargs: dict = field(default_factory=dict)  # extra model arguments, JSON on the command line
-    scale: int = 4
+    scale: int = 4                         # upscaling factor (validation scale for arbitrary-scale models)
     init_from: str = ""                    # .pdparams to start from ('' = random init)
     init_partial: bool = False             # skip keys whose shape differs (x2 -> x3/x4 upsampler)
     # --- data (LR patch side; the HR patch is scale times larger)
-    data: str = "embedded:train"
+    data: str = ""                         # training images: div2k:ROOT | celeba:ROOT | FOLDER | embedded:train
+    paper_data: str = ""                   # what the recipe's paper trained on (printed; '' = not a paper recipe)
     lr_data: str = ""                      # folder of official LR images ('' = MATLAB bicubic on the fly)
     val_data: tuple = ("embedded:val",)    # one or more sets; PSNR/SSIM logged per set
     val_max_size: int = 0                  # centre-crop validation HR to this side (0 = whole image)
-    patch_size: int = 48
-    batch_size: int = 16
+    patch_size: int = 48                   # LR patch side in pixels (LIIF: inp_size)
+    batch_size: int = 16                   # patches per iteration (all GPUs together)
     augment: bool = True                   # 8-way flips/rotations
-    num_workers: int = 0
+    num_workers: int = 0                   # data-loading worker processes (0 = in the main process)
     # --- optimisation: Adam or SGD with a step schedule, stepped every iteration
-    iterations: int = 300 * EPOCH
+    iterations: int = 300 * EPOCH          # total training iterations (one Adam/SGD step each)
     optimizer: str = "adam"                # adam | sgd (SGD with momentum, paddle.optimizer.Momentum)
-    lr: float = 1e-4
-    beta1: float = 0.9
-    beta2: float = 0.999
-    adam_eps: float = 1e-8
+    lr: float = 1e-4                       # initial learning rate
+    beta1: float = 0.9                     # Adam beta1
+    beta2: float = 0.999                   # Adam beta2
+    adam_eps: float = 1e-8                 # Adam epsilon
     momentum: float = 0.9                  # sgd only
     weight_decay: float = 0.0              # L2 penalty added to the gradient (Caffe / MatConvNet / torch.optim)
-    milestones: tuple = ()
-    gamma: float = 0.5
+    milestones: tuple = ()                 # iterations at which the lr is multiplied by gamma, comma-separated
+    gamma: float = 0.5                     # lr factor at each milestone
     lr_min: float = 0.0                    # floor of the step schedule (LapSRN's lr_min; 0 = none)
     grad_clip: float = 0.0                 # global-norm clip (0 = off)
     ema: float = 0.0                       # EMA decay of the weights, e.g. 0.999 (0 = off)
     # --- losses
     pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
-    pixel_weight: float = 1.0
+    pixel_weight: float = 1.0              # weight of the pixel loss
     y_loss: bool = False                   # pixel loss on BT.601 Y only (Y-channel models)
     loss_reduction: str = "mean"           # mean (per pixel, [-1, 1]) | sum (Caffe/MatConvNet: per sample, [0, 1])
     recursive_alpha_iters: int = 0         # DRCN: recursive-supervision weight 1 -> 0 over N iterations (0 = off)
-    perceptual_weight: float = 0.0
-    perceptual_layer: str = "conv5_4"
+    perceptual_weight: float = 0.0         # weight of the VGG perceptual loss (0 = off)
+    perceptual_layer: str = "conv5_4"      # VGG19 layer of the perceptual loss, e.g. conv5_4
     perceptual_scale: float = 1.0          # multiplies the VGG features before the distance
     perceptual_relu: bool = True           # features after the layer's ReLU (SRGAN); False: before (ESRGAN)
     perceptual_criterion: str = "mse"      # mse (SRGAN) | l1 (ESRGAN)
     vgg_weights: str = ""                  # '' = look in the cache / download
     allow_random_vgg: bool = False         # tests only: a perceptual loss on random features is meaningless
-    adversarial_weight: float = 0.0
+    adversarial_weight: float = 0.0        # weight of the generator's adversarial loss (0 = no discriminator)
     gan_type: str = "bce"                  # bce (SRGAN) | ragan (ESRGAN)
     discriminator: str = "srgan"           # srgan | vgg_style (ESRGAN; HR patch 128 or 256)
-    d_lr: float = 1e-4
+    d_lr: float = 1e-4                     # discriminator learning rate
     joint_srresnet: bool = False           # the SRGAN notebook's side-by-side SRResNet (MSE) from the same init
-    contrastive_weight: float = 0.0
+    contrastive_weight: float = 0.0        # weight of RLFN's contrastive loss (0 = off)
     stage: int = 0                         # RLFN warm-start stage (1-based; 0 = single stage)
     # --- LIIF sampling (patch_size is inp_size)
-    scale_min: float = 1.0
-    scale_max: float = 4.0
-    sample_q: int = 2304
+    scale_min: float = 1.0                 # LIIF: smallest training scale
+    scale_max: float = 4.0                 # LIIF: largest training scale
+    sample_q: int = 2304                   # LIIF: HR pixels queried per training image
     # --- bookkeeping
     val_every: int = 5000                  # validate + write Model/Best/state every N iterations
-    log_every: int = 100
+    save_every: int = 1000                 # write Model/state every N iterations, between validations (0 = off)
+    save_minutes: float = 10.0             # ... and whenever this many minutes passed since the last write (0 = off)
+    log_every: int = 100                   # log training losses to VisualDL every N iterations
     sample_images: int = 2                 # validation SR images logged to VisualDL
-    seed: int = 0
+    seed: int = 0                          # seed of the weights' init and of the batches
     device: str = "auto"                   # auto | cpu | gpu | gpu:N
     amp: bool = False                      # float16 autocast + GradScaler (GPU only)
     run: str = ""                          # run folder name ('' = <recipe>_x<scale>[_stage<k>])
-    output: str = "output"
+    output: str = "output"                 # folder that holds the run folders
     max_minutes: float = 0.0               # wall-clock budget of this invocation (0 = none); ends with validation
     stop_after: int = 0                    # stop (and save) after this many iterations of this invocation
     compare_png: bool = False              # write a show_image comparison PNG at the end
@@ -292,6 +296,33 @@ IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="image
                batch_size=2, lr=1e-4, beta1=0.9, beta2=0.999, iterations=800_000,
                milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1")
 
+# What each paper trained on, and the default --data: that data set where data_scripts/ fetches it
+# (DIV2K, CelebA) at the data_scripts' default place; no default (--data required) where the suite
+# cannot fetch it (T91 / 291 images, ImageNet). The embedded photos are only ever used when asked for
+# (--data=embedded:train): 11 photos are a demo, not a reproduction.
+_DIV2K, _DIV2K_800 = "div2k:data/DIV2K", "DIV2K, 800 training images"
+_T91, _291 = "the 91 images of Yang et al. (T91)", "291 images (T91 + 200 from BSD)"
+DATA = {
+    "rdn": (_DIV2K, _DIV2K_800 + " (Sec. 5.1)"), "edsr": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"),
+    "edsr_baseline": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"), "rcan": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"),
+    "srresnet": (_DIV2K, "350 thousand ImageNet images (Sec. 3.2); DIV2K is the usual stand-in (BasicSR MSRResNet)"),
+    "srgan": (_DIV2K, "350 thousand ImageNet images (Sec. 3.2); DIV2K is the usual stand-in (BasicSR MSRResNet)"),
+    "srgan_notebook": ("celeba:data/CelebA", "CelebA img_align_celeba (the SRGAN seed notebook)"),
+    "rlfn": (_DIV2K, "DIV2K and Flickr2K (Sec. 4.1; UNVERIFIED)"),
+    "rlfn_s": (_DIV2K, "DIV2K and Flickr2K (Sec. 4.1; UNVERIFIED)"),
+    "rlfn_ntire": (_DIV2K, "DIV2K and Flickr2K (NTIRE 2022 efficient SR; UNVERIFIED)"),
+    "liif": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"), "demo": ("embedded:train", ""),
+    "srcnn": ("", _T91 + " (Sec. 4.1; also 395,909 ImageNet images)"),
+    "espcn": ("", "50,000 ImageNet images, or " + _T91 + " (Sec. 3.2)"),
+    "vdsr": ("", _291 + " (Sec. 4.1)"), "drcn": ("", _T91 + " (Sec. 4.1)"),
+    "drrn": ("", _291 + " (Sec. 4.1)"), "lapsrn": ("", _291 + " (Sec. 4.1)"),
+    "esrgan_psnr": (_DIV2K, "DIV2K, Flickr2K and OST (Sec. 4.1)"),
+    "esrgan": (_DIV2K, "DIV2K, Flickr2K and OST (Sec. 4.1)"),
+    "wdsr_a": (_DIV2K, _DIV2K_800 + " (official README)"), "wdsr_b": (_DIV2K, _DIV2K_800 + " (official README)"),
+    "swinir": (_DIV2K, _DIV2K_800 + " (or DF2K; Sec. 4.1)"), "swinir_light": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"),
+    "san": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"), "ignn": (_DIV2K, _DIV2K_800 + " (official config.py)"),
+}
+
 RECIPES = {
     "rdn": RDN, "edsr": EDSR, "edsr_baseline": EDSR_BASELINE, "rcan": RCAN,
     "srresnet": SRRESNET, "srgan": SRGAN, "srgan_notebook": SRGAN_NOTEBOOK,
@@ -303,6 +334,7 @@ RECIPES = {
     "swinir": SWINIR, "swinir_light": SWINIR_LIGHT, "san": SAN,
     "ignn": IGNN,
 }
+RECIPES = {name: replace(r, data=DATA[name][0], paper_data=DATA[name][1]) for name, r in RECIPES.items()}
 STAGES = {"rlfn": RLFN_STAGES, "rlfn_s": RLFN_STAGES, "rlfn_ntire": RLFN_STAGES}
 FIELD_TYPES = {f.name: f.type for f in fields(Recipe)}
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -404,8 +436,8 @@ def check(cfg):
         raise SRError(f"--lr must be > 0, got {cfg.lr}")
     if not 0 <= cfg.ema < 1:
         raise SRError(f"--ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
-    if cfg.grad_clip < 0 or cfg.max_minutes < 0 or cfg.stop_after < 0:
-        raise SRError("--grad_clip, --max_minutes and --stop_after must be >= 0 (0 = off)")
+    if min(cfg.grad_clip, cfg.max_minutes, cfg.stop_after, cfg.save_every, cfg.save_minutes) < 0:
+        raise SRError("--grad_clip, --max_minutes, --stop_after, --save_every and --save_minutes must be >= 0 (0 = off)")
     if "/" in cfg.run or cfg.run in (".", ".."):
         raise SRError(f"--run is a folder name inside --output, got {cfg.run!r}")
     if not cfg.val_data:
@@ -423,15 +455,37 @@ def to_json(cfg):
     return json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True)
 
 
-def help_text():
+def option_help():
+    """{option: meaning}, read from the comments beside ``Recipe``'s fields (the one place they are written)."""
+    import inspect
+    import re
+
+    out = {}
+    for line in inspect.getsource(Recipe).splitlines():
+        m = re.match(r"\s+(\w+): \w+ = .*?#\s*(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def help_text(name=None):
+    """``--help``: the recipes, then every option with its value in recipe ``name`` (default: the base)."""
     lines = ["usage: python -m paddle_sr.train RECIPE [--key=value ...]", "", "recipes:"]
-    for name, r in RECIPES.items():
-        lines.append(f"  {name:15s} model={r.model} x{r.scale}, {r.iterations} iterations, batch {r.batch_size}, "
-                     f"LR patch {r.patch_size}, {r.optimizer} lr {r.lr:g}")
-    lines += ["", "options (type, default of the base recipe):"]
+    for rname, r in RECIPES.items():
+        lines.append(f"  {rname:15s} model={r.model} x{r.scale}, {r.iterations} iterations, batch {r.batch_size}, "
+                     f"LR patch {r.patch_size}, {r.optimizer} lr {r.lr:g}, data {r.data or '(required)'}")
+    recipe = resolve(name) if name else BASE
+    meaning = option_help()
+    lines += ["", f"options (type, value in recipe {name!r}):" if name else "options (type, base default; "
+              "`python -m paddle_sr.train RECIPE --help` shows a recipe's values):"]
     for f in fields(Recipe):
-        lines.append(f"  --{f.name}={getattr(BASE, f.name)!r}  ({f.type.__name__})")
-    lines += ["", "Rerunning the same command resumes from output/<run>/state.pdstate.",
-              "Multi-GPU: python -m paddle.distributed.launch --gpus 0,1 paddle_sr/train.py RECIPE ...",
-              "What each option does: the comments of Recipe in paddle_sr/configs.py."]
+        value = getattr(recipe, f.name)
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else json.dumps(value) if isinstance(
+            value, dict) else str(value).lower() if isinstance(value, bool) else value
+        lines.append(f"  --{f.name}={text}  ({f.type.__name__}) {meaning.get(f.name, '')}".rstrip())
+    if name and recipe.paper_data:
+        lines += ["", f"The paper trained on {recipe.paper_data}."]
+    lines += ["", "Rerunning the same command resumes from output/<run>/state.pdstate; Ctrl-C (or SIGTERM) saves at "
+              "the end of the current iteration.",
+              "Multi-GPU: python -m paddle.distributed.launch --gpus 0,1 paddle_sr/train.py RECIPE ..."]
     return "\n".join(lines)

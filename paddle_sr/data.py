@@ -257,7 +257,11 @@ class _ImageCache:
             return make()
         if isinstance(cache, (str, os.PathLike)):
             return _npy_cached(path, os.fspath(cache), make, "" if lr_scale is None else f"x{lr_scale}")
-        st = os.stat(path)  # a file rewritten in place (same notebook session) is decoded again
+        try:
+            st = os.stat(path)  # a file rewritten in place (same notebook session) is decoded again
+        except OSError:
+            load_image(path)  # raises the SRError naming the file
+            raise
         key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, lr_scale)
         if key in self.items:
             self.items.move_to_end(key)
@@ -361,6 +365,33 @@ class _SeededImageDataset(paddle.io.Dataset):
     def __len__(self):
         return self.length
 
+    def _check_images(self, min_h, min_w, need):
+        """Fail now, not hours into a run: every image must open (header) and be >= min_h x min_w.
+
+        ``need`` says what the size is for, in the message. Reads headers only (~0.1 ms per file).
+        """
+        bad, small = [], []
+        for p in self.paths:
+            try:
+                with Image.open(p) as im:
+                    w, h = im.size
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+                bad.append((p, e))
+                continue
+            if h < min_h or w < min_w:
+                small.append((p, w, h))
+        n = len(self.paths)
+        if bad:
+            p, e = bad[0]
+            more = f" ({len(bad)} of {n} images are unreadable)" if len(bad) > 1 else ""
+            raise SRError(f"cannot read training image {p}: {e}{more}. Re-export or remove it, or point --data at "
+                          f"a folder of valid PNG/JPEG images")
+        if small:
+            p, w, h = small[0]
+            more = f" ({len(small)} of {n} images are too small)" if len(small) > 1 else ""
+            raise SRError(f"training image {p} is {w}x{h} (WxH), smaller than {need} ({min_w}x{min_h} HR pixels)"
+                          f"{more}; use a smaller --patch_size or remove the small images")
+
     def _draw(self, i):
         """(generator of item i, index of its image, the decoded HR image)."""
         rng = np.random.default_rng([self.seed, int(i)])
@@ -405,6 +436,8 @@ class PatchDataset(_SeededImageDataset):
         self.augment = augment
         self.lr_paths = None if lr_source is None else _lr_files(self.paths, os.fspath(lr_source), self.scale)
         self.cache = cache
+        ph, pw = self.patch
+        self._check_images(ph * self.scale, pw * self.scale, f"an LR patch of {pw}x{ph} at x{self.scale}")
 
     def __getitem__(self, i):
         rng, k, img = self._draw(i)
@@ -433,47 +466,96 @@ class PatchDataset(_SeededImageDataset):
         return _chw(lr), _chw(hr)
 
 
-class _IterationBatches(paddle.io.Sampler):
-    """Batch sampler: batch k (k >= start) is items [k*b, (k+1)*b), forever."""
-
-    def __init__(self, batch_size, start_iteration=0):
-        super().__init__()
-        self.batch_size, self.start = int(batch_size), int(start_iteration)
-
-    def __iter__(self):
-        k = self.start
-        while True:
-            yield list(range(k * self.batch_size, (k + 1) * self.batch_size))
-            k += 1
-
-    def __len__(self):  # paddle asks; the stream is endless
-        return 2 ** 62
-
+# ---------------------------------------------------------------------------------------------
+# Batches: one stream for training and the notebooks (no paddle.io.DataLoader: its reader thread
+# swallowed a worker's exception and hung the run, and ignored Ctrl-C)
+# ---------------------------------------------------------------------------------------------
 
 def _stack(items):
     return tuple(np.stack([it[j] for it in items]) for j in range(len(items[0])))
 
 
+_WORKER_DATASET = None
+
+
+def _worker_init(dataset):
+    """Runs in each worker process: Ctrl-C is the main process's to handle (it saves the run)."""
+    import signal
+
+    global _WORKER_DATASET
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _WORKER_DATASET = dataset
+
+
+def _worker_batch(indices):
+    return _stack([_WORKER_DATASET[i] for i in indices])
+
+
+def batch_indices(k, batch_size, rank=0, world=1):
+    """Items of rank ``rank``'s share of global batch ``k``: ``[k*B + r*b, k*B + (r+1)*b)`` with
+    ``b = B / world``, so the global batch k is items ``[k*B, (k+1)*B)`` whatever the number of GPUs."""
+    b = batch_size // world
+    first = k * batch_size + rank * b
+    return list(range(first, first + b))
+
+
+def batches(dataset, batch_size, start=0, rank=0, world=1, num_workers=0):
+    """Endless float32 numpy batches ``k = start, start + 1, ...`` of ``dataset`` (see ``batch_indices``).
+
+    Batch k is a pure function of the data set's seed and k, so a resumed run and every
+    ``num_workers`` see the same batches. ``num_workers > 0`` prepares the next ``2 * num_workers``
+    batches in worker processes. An error in any worker (an unreadable image, say) is raised here,
+    in the caller, with its own message; a worker that dies (killed for memory) ends the stream with
+    an SRError instead of a hang. Workers ignore Ctrl-C: the caller decides what an interrupt means.
+    """
+    if batch_size % world:
+        raise SRError(f"--batch_size={batch_size} must be divisible by the number of GPUs ({world})")
+
+    def as_float(batch):
+        return tuple(np.asarray(x, dtype=np.float32) for x in batch)
+
+    k = int(start)
+    if num_workers <= 0:
+        while True:
+            yield as_float(_stack([dataset[i] for i in batch_indices(k, batch_size, rank, world)]))
+            k += 1
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    pool = ProcessPoolExecutor(int(num_workers), mp_context=ctx, initializer=_worker_init, initargs=(dataset,))
+    pending = deque()
+    try:
+        while True:
+            while len(pending) < 2 * num_workers:
+                pending.append(pool.submit(_worker_batch, batch_indices(k + len(pending), batch_size, rank, world)))
+            try:
+                batch = pending.popleft().result()
+            except BrokenProcessPool:
+                raise SRError(f"a data-loading worker process died (killed for lack of memory?) while preparing "
+                              f"batch {k}; rerun with a lower --num_workers (0 reads in the main process)") from None
+            yield as_float(batch)
+            k += 1
+    finally:  # the stream was closed or dropped: stop the workers now, not at exit
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def make_loader(source, scale, patch_size, batch_size, seed=0, start_iteration=0, num_workers=0, augment=True,
                 lr_source=None):
-    """Endless iterator of ``(lr, hr)`` numpy float32 NCHW batches in [-1, 1].
+    """Endless iterator of ``(lr, hr)`` numpy float32 NCHW batches in [-1, 1] (``batches`` of a ``PatchDataset``).
 
     Batch k is ``PatchDataset`` items ``[k*batch_size, (k+1)*batch_size)``, starting at
     ``k = start_iteration``: resuming at iteration k gives the batches an uninterrupted run would
-    have seen, and the batches do not depend on ``num_workers`` (worker processes of
-    ``paddle.io.DataLoader`` when > 0).
+    have seen, and the batches do not depend on ``num_workers``.
     """
     dataset = source if isinstance(source, PatchDataset) else PatchDataset(
         source, scale, patch_size, seed=seed, augment=augment, lr_source=lr_source)
-    loader = paddle.io.DataLoader(dataset, batch_sampler=_IterationBatches(batch_size, start_iteration),
-                                  num_workers=int(num_workers), collate_fn=_stack, return_list=True,
-                                  use_shared_memory=num_workers > 0)
-    it = iter(loader)
-    try:
-        for lr, hr in it:
-            yield np.asarray(lr, dtype=np.float32), np.asarray(hr, dtype=np.float32)
-    finally:  # the iterator was closed or dropped: stop prefetching threads/workers now, not at exit
-        it._try_shutdown_all()
+    return batches(dataset, batch_size, start=start_iteration, num_workers=int(num_workers))
 
 
 def reader_patch(batchsize, scale=4, patchsize=48, source="embedded:train", seed=None, num_batches=None):
@@ -514,6 +596,8 @@ class LiifPatchDataset(_SeededImageDataset):
             raise SRError(f"need 0 < scale_min <= scale_max, got {scale_min}, {scale_max}")
         self.sample_q, self.seed, self.augment = sample_q, int(seed), augment
         self.length, self.cache = int(length), cache
+        side = round(self.inp_size * self.scale_max)
+        self._check_images(side, side, f"the HR crop of inp_size={self.inp_size} at x{self.scale_max:g} (scale_max)")
 
     def __getitem__(self, i):
         from .imresize import imresize

@@ -40,7 +40,9 @@ import math
 import os
 import pickle
 import random
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -141,46 +143,56 @@ def step_schedule(*scheds):
             sched.step()
 
 
-class _ShardBatches(paddle.io.Sampler):
-    """Batch k of rank r is items [k*B + r*b, k*B + (r+1)*b) with b = B / world: the global batch k is
-    items [k*B, (k+1)*B) (``data.make_loader``'s batches) whatever the number of GPUs."""
-
-    def __init__(self, batch_size, start, rank, world):
-        super().__init__()
-        self.b, self.B, self.start, self.rank = batch_size // world, batch_size, start, rank
-
-    def __iter__(self):
-        k = self.start
-        while True:
-            first = k * self.B + self.rank * self.b
-            yield list(range(first, first + self.b))
-            k += 1
-
-    def __len__(self):
-        return 2 ** 62
-
-
 def make_dataset(cfg):
-    """The training items (built now, so a missing data folder fails before anything is written)."""
+    """The training items, built and checked now (every image opens and fits a patch), so missing or bad
+    data fails before anything is written; a missing default data set names its download command."""
     from . import data
 
+    if not cfg.data:
+        raise SRError(f"recipe {cfg.model!r} has no default data: the paper trained on {cfg.paper_data}, which the "
+                      f"suite cannot download. Pass --data=FOLDER (any folder of images), --data=div2k:data/DIV2K "
+                      f"(`python data_scripts/div2k.py --root data/DIV2K`), or --data=embedded:train to train on the "
+                      f"11 embedded photos as a stand-in (a demo, not a reproduction)")
+    try:
+        if is_liif(cfg):
+            return data.LiifPatchDataset(cfg.data, inp_size=cfg.patch_size, scale_min=cfg.scale_min,
+                                         scale_max=cfg.scale_max, sample_q=cfg.sample_q, seed=cfg.seed,
+                                         augment=cfg.augment)
+        return data.PatchDataset(cfg.data, cfg.scale, cfg.patch_size, seed=cfg.seed, augment=cfg.augment,
+                                 lr_source=cfg.lr_data or None)
+    except SRError as e:
+        kind, _, root = cfg.data.partition(":")
+        script = {"div2k": "div2k.py", "celeba": "celeba.py"}.get(kind.lower())
+        if script is None or os.path.isdir(os.path.join(root, "DIV2K_train_HR" if kind.lower() == "div2k"
+                                                        else "img_align_celeba")):
+            raise
+        raise SRError(f"{e}. The paper trained on {cfg.paper_data or kind}: get it with `python data_scripts/{script} "
+                      f"--root {root}` (or pass --data={kind.lower()}:ROOT for your copy), or pass --data=embedded:train "
+                      f"to train on the 11 embedded photos as a stand-in (a demo, not a reproduction)") from None
+
+
+def describe_data(cfg, dataset):
+    """One line: what the run trains on, how much of it an 'epoch' sees, and what the paper used."""
+    n = len(dataset.paths)
+    per_epoch = configs.EPOCH * cfg.batch_size
     if is_liif(cfg):
-        return data.LiifPatchDataset(cfg.data, inp_size=cfg.patch_size, scale_min=cfg.scale_min,
-                                     scale_max=cfg.scale_max, sample_q=cfg.sample_q, seed=cfg.seed, augment=cfg.augment)
-    return data.PatchDataset(cfg.data, cfg.scale, cfg.patch_size, seed=cfg.seed, augment=cfg.augment,
-                             lr_source=cfg.lr_data or None)
+        patch = f"LR inputs {cfg.patch_size}x{cfg.patch_size} at x{cfg.scale_min:g}-{cfg.scale_max:g}"
+    else:
+        patch = (f"LR patches {cfg.patch_size}x{cfg.patch_size} -> HR {cfg.patch_size * cfg.scale}x"
+                 f"{cfg.patch_size * cfg.scale}")
+    line = (f"data: {cfg.data} ({n} image{'s' * (n != 1)}); {patch}, batch {cfg.batch_size}; "
+            f"{configs.EPOCH} iterations = {per_epoch:,} patches ({per_epoch / n:.0f} per image)")
+    if cfg.paper_data:
+        line += f"; the paper: {cfg.paper_data}"
+    return line
 
 
 def make_batches(cfg, start, rank, world, dataset=None):
     """Endless numpy batches from iteration ``start``: (lr, hr), or (lr, coord, cell, gt) for LIIF."""
-    if cfg.batch_size % world:
-        raise SRError(f"--batch_size={cfg.batch_size} must be divisible by the number of GPUs ({world})")
-    loader = paddle.io.DataLoader(dataset or make_dataset(cfg),
-                                  batch_sampler=_ShardBatches(cfg.batch_size, start, rank, world),
-                                  num_workers=cfg.num_workers, return_list=True, use_shared_memory=cfg.num_workers > 0,
-                                  collate_fn=lambda items: tuple(np.stack(f) for f in zip(*items)))
-    for batch in loader:
-        yield tuple(np.asarray(x, dtype=np.float32) for x in batch)
+    from . import data
+
+    return data.batches(dataset or make_dataset(cfg), cfg.batch_size, start=start, rank=rank, world=world,
+                        num_workers=cfg.num_workers)
 
 
 def is_liif(cfg):
@@ -387,7 +399,57 @@ def open_run(cfg):
     return run_dir, None
 
 
+class StopSignals:
+    """SIGINT / SIGTERM during the loop -> ``received``; the loop saves at the end of the iteration and stops.
+
+    A second signal raises KeyboardInterrupt at once (the last checkpoint stays as it is). Only the main
+    thread can own signal handlers: elsewhere (a worker thread) nothing is installed.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received, self.previous = None, {}
+
+    def install(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+
+    def restore(self):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        self.previous = {}
+
+    def name(self):
+        return signal.Signals(self.received).name
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint at the end of this iteration "
+              f"(send it again to stop at once, losing the work since the last checkpoint)", file=sys.stderr, flush=True)
+
+
+def repair_weights(run_dir, state, eval_model, at_best):
+    """Rewrite Model.pdparams (and Best.pdparams when the state's iteration is its best) from the resumed state:
+    ``save`` writes the state first, so a crash between files may have left these one checkpoint behind."""
+    weights = eval_model.state_dict()
+    atomic_save(weights, os.path.join(run_dir, "Model.pdparams"))
+    if at_best:
+        atomic_save(weights, os.path.join(run_dir, "Best.pdparams"))
+
+
 def train(cfg):
+    """Run (or resume) one training run; returns the exit status (0, or 128 + signal when interrupted)."""
+    signals = StopSignals()
+    try:
+        return _train(cfg, signals)
+    finally:
+        signals.restore()
+
+
+def _train(cfg, signals):
     world, rank = paddle.distributed.get_world_size(), paddle.distributed.get_rank()
     device = pick_device(cfg.device)
     if cfg.amp and not device.startswith("gpu"):
@@ -398,6 +460,12 @@ def train(cfg):
     main_rank = rank == 0
     dataset = make_dataset(cfg)
     val_sets = load_val_sets(cfg) if main_rank else None
+    if main_rank:
+        print(describe_data(cfg, dataset))
+        if cfg.paper_data and cfg.data.startswith("embedded"):
+            print(f"WARNING: {cfg.run} trains on the {len(dataset.paths)} embedded photos, a stand-in for the paper's "
+                  f"{cfg.paper_data}: expect a demo, not the paper's numbers")
+        print("validation: " + ", ".join(f"{name} ({len(pairs)} images)" for name, pairs in val_sets))
     if world > 1:
         paddle.distributed.init_parallel_env()
     paddle.seed(cfg.seed)
@@ -448,6 +516,8 @@ def train(cfg):
         set_rng_state(state["rng"])
         start, best, best_it = int(state["iteration"]), float(state["best_psnr"]), int(state["best_iteration"])
         print(f"resuming {run_dir} at iteration {start} (best PSNR {best:.3f} dB at {best_it})")
+        if main_rank:
+            repair_weights(run_dir, state, ema_model if ema_model is not None else model, start == best_it)
     # Under the launcher every trained network goes through DataParallel, which all-reduces its gradients.
     wrap = paddle.DataParallel if world > 1 else (lambda layer: layer)
     train_model = wrap(LiifQuery(model) if is_liif(cfg) else AllOutputs(model, kind) if kind else model)
@@ -468,19 +538,17 @@ def train(cfg):
           f"{world} process(es), iterations {start}/{cfg.iterations}")
 
     def save(it, results=None):
-        """Validation results -> Best; then Model.pdparams and the state file (rank 0 only)."""
+        """Validation results -> best score; then the state file, Best.pdparams (when improved) and
+        Model.pdparams, in that order (rank 0 only). The state comes first so a crash between the files
+        leaves a resumable folder; ``repair_weights`` rewrites the weights from it on resume."""
         nonlocal best, best_it
         if not main_rank:
             return
-        weights = eval_model.state_dict()
+        improved = False
         if results is not None:
             first = next(iter(results.values()))[0]
             if first > best:
-                best, best_it = first, it
-                atomic_save(weights, os.path.join(run_dir, "Best.pdparams"))
-        atomic_save(weights, os.path.join(run_dir, "Model.pdparams"))
-        if ref is not None:
-            atomic_save(ref.state_dict(), os.path.join(run_dir, "SRResNet.pdparams"))
+                best, best_it, improved = first, it, True
         st = {"iteration": it, "best_psnr": best, "best_iteration": best_it, "config": dataclasses.asdict(cfg),
               "model": model.state_dict(), "optimizer": opt_to_file(opt, model), "rng": rng_state()}
         for name, layer, o in (("discriminator", disc, d_opt), ("srresnet", ref, ref_opt)):
@@ -490,7 +558,19 @@ def train(cfg):
             st["ema"] = ema_model.state_dict()
         if scaler is not None:
             st["scaler"] = scaler.state_dict()
-        atomic_save(st, os.path.join(run_dir, STATE))
+        try:
+            atomic_save(st, os.path.join(run_dir, STATE))
+            weights = eval_model.state_dict()
+            if improved:
+                atomic_save(weights, os.path.join(run_dir, "Best.pdparams"))
+            atomic_save(weights, os.path.join(run_dir, "Model.pdparams"))
+            if ref is not None:
+                atomic_save(ref.state_dict(), os.path.join(run_dir, "SRResNet.pdparams"))
+        except OSError as e:
+            kept = f"iteration {last_saved}" if last_saved else "none yet"
+            raise SRError(f"cannot write the checkpoint of iteration {it} in {run_dir} ({e.strerror or e}); the "
+                          f"previous checkpoint ({kept}) is intact. Free disk space or fix the folder's "
+                          f"permissions, then rerun the same command to resume") from None
 
     def run_validation(it):
         results = validate(eval_model, val_sets, cfg.scale)
@@ -515,8 +595,9 @@ def train(cfg):
             raise SRError(f"{what} became {value} at iteration {it}; training stopped before the update, and "
                           f"{kept}. Lower --lr, set --grad_clip, or check the data")
 
-    # --- the loop
-    last_saved = start or None
+    # --- the loop; from here a SIGINT/SIGTERM saves at the end of the iteration (``StopSignals``)
+    last_saved, last_save_time, exit_code = start or None, time.time(), 0
+    signals.install()
     batches = make_batches(cfg, start, rank, world, dataset)
     t0 = time.time()
     stopped_early = False
@@ -583,28 +664,36 @@ def train(cfg):
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss):.4f}", lr=f"{current_lr:.2e}", refresh=False)
         out_of_time = cfg.max_minutes > 0 and time.time() - t0 > 60 * cfg.max_minutes
-        if cfg.max_minutes > 0 and world > 1:  # every rank must stop at the same iteration
-            flag = paddle.to_tensor([int(out_of_time)])
-            paddle.distributed.all_reduce(flag, op=paddle.distributed.ReduceOp.MAX)
-            out_of_time = bool(int(flag))
+        interrupted = signals.received is not None
+        if world > 1:  # every rank must stop at the same iteration
+            flags = paddle.to_tensor([int(out_of_time), int(interrupted)])
+            paddle.distributed.all_reduce(flags, op=paddle.distributed.ReduceOp.MAX)
+            out_of_time, interrupted = (bool(int(v)) for v in flags.numpy())
         stop_now = cfg.stop_after > 0 and it - start >= cfg.stop_after
-        if it % cfg.val_every == 0 or it == cfg.iterations or out_of_time:
-            results = run_validation(it) if main_rank else None
-            save(it, results)
-            last_saved = it
-        elif stop_now:
-            save(it)
-            last_saved = it
-        if out_of_time or stop_now:
+        validate_now = it % cfg.val_every == 0 or it == cfg.iterations or out_of_time
+        due = ((cfg.save_every > 0 and it % cfg.save_every == 0)
+               or (cfg.save_minutes > 0 and time.time() - last_save_time > 60 * cfg.save_minutes))
+        if validate_now or stop_now or interrupted or due:
+            if validate_now:
+                results = run_validation(it) if main_rank else None
+            save(it, results if validate_now else None)
+            last_saved, last_save_time = it, time.time()
+        if out_of_time or stop_now or interrupted:
             stopped_early = it < cfg.iterations
+            if interrupted:  # 130 for SIGINT, 143 for SIGTERM, as a shell reports a killed command
+                exit_code = 128 + int(signals.received or signal.SIGINT)
             if main_rank:
-                why = f"--max_minutes={cfg.max_minutes:g}" if out_of_time else f"--stop_after={cfg.stop_after}"
-                print(f"\nstopped at iteration {it} ({why}); rerun the same command to continue")
+                why = (signals.name() if signals.received else "a signal on another rank") if interrupted else \
+                    f"--max_minutes={cfg.max_minutes:g}" if out_of_time else f"--stop_after={cfg.stop_after}"
+                print(f"\nstopped at iteration {it} ({why}); checkpoint: {os.path.join(run_dir, STATE)} and "
+                      f"Model.pdparams (iteration {it}). Rerun the same command to continue", flush=True)
             break
     if bar is not None:
         bar.close()
 
-    if main_rank:
+    if main_rank and exit_code:
+        writer.close()
+    elif main_rank:
         if start >= cfg.iterations:
             print(f"{run_dir} already finished {cfg.iterations} iterations")
         if results is None and not stopped_early:
@@ -614,7 +703,7 @@ def train(cfg):
         if results is not None:
             summary(cfg, run_dir, results, bicubic, best, best_it)
         writer.close()
-    return 0
+    return exit_code
 
 
 def write_comparison(cfg, run_dir, val_sets):
@@ -643,6 +732,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(configs.help_text())
+        return 0
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        print(configs.help_text(argv[0]))
         return 0
     cfg = configs.resolve(argv[0], configs.parse_overrides(argv[1:]))
     return train(cfg)

@@ -48,7 +48,7 @@ TINY_MODELS = {
 def tiny_args(recipe, tmp_path, **extra):
     cfg = configs.RECIPES[recipe]
     kwargs = TINY_MODELS[cfg.model]
-    opts = dict(iterations=2, batch_size=2, patch_size=8, val_every=2, log_every=1, val_max_size=32,
+    opts = dict(data="embedded:train", iterations=2, batch_size=2, patch_size=8, val_every=2, log_every=1, val_max_size=32,
                 output=str(tmp_path), progress="false", model_kwargs=json.dumps(kwargs), sample_q=64)
     if cfg.adversarial_weight or cfg.perceptual_weight:  # the SRGAN discriminator wants HR % 16 == 0
         opts.update(patch_size=4, allow_random_vgg="true", init_from="", perceptual_layer="conv2_2")
@@ -256,7 +256,7 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tmp_pat
 def test_batches_are_the_loaders_and_shard_disjointly_across_ranks():
     from paddle_sr.data import make_loader
 
-    cfg = configs.resolve("rdn", {"batch_size": "4", "patch_size": "8"})
+    cfg = configs.resolve("rdn", {"batch_size": "4", "patch_size": "8", "data": "embedded:train"})
     ours = train.make_batches(cfg, 3, 0, 1)
     theirs = make_loader(cfg.data, cfg.scale, cfg.patch_size, cfg.batch_size, seed=cfg.seed, start_iteration=3)
     for _ in range(2):
@@ -266,7 +266,7 @@ def test_batches_are_the_loaders_and_shard_disjointly_across_ranks():
     halves = [next(train.make_batches(cfg, 5, r, 2)) for r in (0, 1)]
     assert np.array_equal(np.concatenate([h[1] for h in halves]), whole[1])
     with pytest.raises(SRError, match="divisible by the number of GPUs"):
-        next(train.make_batches(configs.resolve("rdn", {"batch_size": "3"}), 0, 0, 2))
+        next(train.make_batches(configs.resolve("rdn", {"batch_size": "3", "data": "embedded:train"}), 0, 0, 2))
 
 
 def test_amp_needs_a_gpu(tmp_path):

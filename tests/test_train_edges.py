@@ -1,0 +1,209 @@
+"""Training at the edges (issue 11): bad data ends the run in seconds with one line, for every worker
+count; Ctrl-C / SIGTERM save at the iteration boundary and resume exactly; periodic saves; a crash
+between checkpoint files leaves a resumable folder; paper recipes say what they train on."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+from PIL import Image
+
+from paddle_sr import checkpoint, configs, train
+from paddle_sr.errors import SRError
+
+from test_train import tiny_args, weights
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
+
+
+def photo(path, size=(96, 80), seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size[1], :size[0]]
+    img = np.stack([(xx * 2 + yy) % 256, (yy * 3) % 256, (xx * yy) % 256], -1) + rng.integers(0, 20, (size[1], size[0], 3))
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def run_cli(args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "paddle_sr.train", *args], cwd=ROOT, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_unreadable_image_ends_the_run_in_seconds_with_one_line(tmp_path, workers):
+    data = tmp_path / "data"
+    data.mkdir()
+    photo(data / "a.png")
+    (data / "x.png").write_text("hi\n")
+    t0 = time.time()
+    res = run_cli(tiny_args("demo", tmp_path, data=str(data), num_workers=workers, run="h"), timeout=60)
+    assert time.time() - t0 < 60
+    assert res.returncode == 2, res.stderr
+    assert error_lines(res.stderr) == [error_lines(res.stderr)[0]] and "x.png" in res.stderr
+    assert "Traceback" not in res.stderr and "cannot read training image" in res.stderr
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_image_that_fails_only_when_decoded_ends_the_run_with_one_line(tmp_path, workers):
+    """The header reads (so the up-front check passes) but the pixels are cut off: the worker's error must reach
+    the main loop, not hang it (the old DataLoader thread printed it and waited forever)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    full = photo(tmp_path / "full.png", size=(400, 300))
+    blob = full.read_bytes()
+    (data / "cut.png").write_bytes(blob[:len(blob) // 2])
+    res = run_cli(tiny_args("demo", tmp_path, data=str(data), num_workers=workers, iterations=50, run="t"),
+                  timeout=60)
+    assert res.returncode == 2, res.stdout[-500:] + res.stderr[-2000:]
+    assert len(error_lines(res.stderr)) == 1 and "cut.png" in res.stderr and "truncated" in res.stderr
+
+
+def test_images_smaller_than_the_patch_fail_up_front(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    photo(data / "big.png", size=(200, 200))
+    photo(data / "tiny.png", size=(20, 30))
+    with pytest.raises(SRError, match=r"tiny.png is 20x30 .*smaller than an LR patch of 16x16 at x2.*--patch_size"):
+        train.main(tiny_args("demo", tmp_path, data=str(data), patch_size=16))
+    assert not (tmp_path / "demo_x2").exists()
+
+
+def test_a_paper_recipe_without_its_data_refuses_and_names_the_download(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/DIV2K here
+    args = [a for a in tiny_args("rdn", tmp_path) if not a.startswith("--data=")]
+    with pytest.raises(SRError) as e:
+        train.main(args)
+    msg = str(e.value)
+    assert "data/DIV2K does not exist" in msg and "python data_scripts/div2k.py --root data/DIV2K" in msg
+    assert "--data=embedded:train" in msg and "DIV2K, 800 training images" in msg
+    args = [a for a in tiny_args("vdsr", tmp_path) if not a.startswith("--data=")]
+    with pytest.raises(SRError, match=r"no default data.*291 images.*--data=FOLDER.*--data=embedded:train"):
+        train.main(args)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_run_says_what_it_trains_on(tmp_path, capsys):
+    assert train.main(tiny_args("rdn", tmp_path, iterations=1, val_every=1)) == 0
+    out = capsys.readouterr().out
+    assert "data: embedded:train (11 images); LR patches 8x8 -> HR 32x32, batch 2; 1000 iterations = 2,000 patches" in out
+    assert "the paper: DIV2K, 800 training images (Sec. 5.1)" in out
+    assert "WARNING: rdn_x4 trains on the 11 embedded photos, a stand-in for the paper's DIV2K" in out
+    assert "validation: embedded_val (2 images)" in out
+    assert train.main(tiny_args("demo", tmp_path, iterations=1, val_every=1)) == 0
+    assert "WARNING" not in capsys.readouterr().out  # the demo is meant to run on the embedded photos
+
+
+def test_recipe_help_shows_the_recipes_values_and_each_options_meaning(capsys):
+    assert train.main(["rlfn", "--stage=2", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "options (type, value in recipe 'rlfn')" in out
+    assert "--batch_size=64  (int) patches per iteration" in out
+    assert "--data=div2k:data/DIV2K  (str) training images" in out
+    assert "--save_every=1000  (int) write Model/state every N iterations" in out
+    meaning = configs.option_help()
+    missing = [f for f in configs.FIELD_TYPES if not meaning.get(f)]
+    assert not missing, f"options without a meaning in Recipe's comments: {missing}"
+
+
+def sigint_args(tmp_path, run, **extra):
+    # val_every far away: only the interrupt (or the end) writes a checkpoint.
+    return tiny_args("rdn", tmp_path, iterations=300, val_every=1000, save_every=0, save_minutes=0, batch_size=2,
+                     milestones="100,200", ema=0.5, run=run, sample_images=0, **extra)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_at_the_iteration_boundary_and_the_resumed_run_is_exact(tmp_path, sig):
+    proc = subprocess.Popen([sys.executable, "-m", "paddle_sr.train", *sigint_args(tmp_path, "cut", progress="true")],
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the tqdm bar (stderr) shows the iteration; signal once a few have run
+    buf = ""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        ch = proc.stderr.read(1)
+        buf += ch
+        done = [int(n) for n in re.findall(r"\| (\d+)/300", buf)]
+        if not ch or (done and done[-1] >= 4):
+            break
+    t_signal = time.time()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert time.time() - t_signal < 30
+    assert proc.returncode == 128 + sig, err[-2000:]
+    folder = tmp_path / "cut"
+    k = paddle.load(str(folder / train.STATE))["iteration"]
+    assert 4 <= k < 300
+    assert f"stopped at iteration {k} ({signal.Signals(sig).name}); checkpoint: {folder / train.STATE}" in out
+    assert (folder / "Model.pdparams").is_file()
+    # resume: from k, not from 0, and the same weights as a run that was never interrupted
+    assert train.main(sigint_args(tmp_path, "cut")) == 0
+    assert train.main(sigint_args(tmp_path, "straight")) == 0
+    for name in ("Model.pdparams", "Best.pdparams"):
+        a, b = weights(folder / name), weights(tmp_path / "straight" / name)
+        assert all(np.array_equal(a[key], b[key]) for key in a), name
+
+
+def test_save_every_writes_a_resumable_state_between_validations(tmp_path):
+    assert train.main(tiny_args("rdn", tmp_path, iterations=5, val_every=100, save_every=2, stop_after=3,
+                                save_minutes=0, run="p")) == 0
+    state = paddle.load(str(tmp_path / "p" / train.STATE))
+    assert state["iteration"] == 3  # saved at 2 (save_every) and at 3 (stop_after)
+    assert not (tmp_path / "p" / "Best.pdparams").exists()  # no validation has run yet
+
+
+def test_a_crash_between_checkpoint_files_leaves_a_folder_that_resumes(tmp_path, monkeypatch):
+    """The state is written first; a full disk on the weights file ends with one line, and the rerun resumes
+    from that state and rewrites the weights it lacked."""
+    real = checkpoint.atomic_save
+    calls = []
+
+    def full_disk(obj, path):
+        calls.append(os.path.basename(path))
+        if os.path.basename(path) == "Best.pdparams":
+            raise OSError(28, "No space left on device", path)
+        return real(obj, path)
+
+    monkeypatch.setattr(train, "atomic_save", full_disk)
+    args = tiny_args("rdn", tmp_path, iterations=4, val_every=2, save_every=0, run="full")
+    with pytest.raises(SRError, match=r"cannot write the checkpoint of iteration 2 .*No space left on device.*"
+                                      r"previous checkpoint \(none yet\) is intact.*rerun the same command"):
+        train.main(args)
+    assert calls[:2] == [train.STATE, "Best.pdparams"]
+    folder = tmp_path / "full"
+    assert paddle.load(str(folder / train.STATE))["iteration"] == 2 and not (folder / "Best.pdparams").exists()
+    monkeypatch.setattr(train, "atomic_save", real)
+    assert train.main(args) == 0
+    assert train.main(tiny_args("rdn", tmp_path, iterations=4, val_every=2, save_every=0, run="clean")) == 0
+    for name in ("Model.pdparams", "Best.pdparams"):
+        a, b = weights(folder / name), weights(tmp_path / "clean" / name)
+        assert all(np.array_equal(a[key], b[key]) for key in a), name
+
+
+def test_the_notebook_loader_stream_is_the_same_for_every_worker_count_and_stops_its_workers(tmp_path):
+    from paddle_sr import data
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        photo(folder / f"{i}.png", seed=i)
+    ds = data.PatchDataset(str(folder), 2, 8, seed=5)
+    one = data.batches(ds, 4, start=3)
+    two = data.batches(ds, 4, start=3, num_workers=2)
+    for _ in range(3):
+        (a_lr, a_hr), (b_lr, b_hr) = next(one), next(two)
+        assert a_lr.dtype == np.float32 and np.array_equal(a_lr, b_lr) and np.array_equal(a_hr, b_hr)
+    two.close()  # the pool is shut down with the stream, not left to the interpreter's exit
+    shutil.rmtree(folder)
+    with pytest.raises(SRError, match="does not exist"):
+        next(data.batches(ds, 4, start=100))  # files gone mid-run: a clear error, not a hang
