@@ -1,6 +1,7 @@
 # Set-up lives here so that the README's two commands work on a fresh machine:
 #   make demo   trains the small RDN preset on the embedded photos (set-up included)
 #   make test   runs the whole test suite (set-up included)
+#   make notebook  opens notebooks/ in JupyterLab (installs requirements-notebook.txt into the venv)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PY := $(VENV)/bin/python
 # --system-site-packages and left alone).
 PADDLE_CPU ?= paddlepaddle==3.0.0
 
-.PHONY: setup test demo clean-venv
+.PHONY: setup test demo notebook clean-venv
 
 setup: $(VENV)/.installed
 
@@ -29,6 +30,13 @@ test: $(VENV)/.test-installed
 
 demo: setup
 	$(PY) -m paddle_sr.train demo
+
+$(VENV)/.notebook-installed: $(VENV)/.installed requirements-notebook.txt
+	$(PY) -m pip install -q -r requirements-notebook.txt
+	touch $@
+
+notebook: $(VENV)/.notebook-installed
+	$(PY) -m jupyter lab notebooks/
 
 clean-venv:
 	rm -rf $(VENV)

@@ -143,13 +143,35 @@ def test_notebook_srresnet_file_loads_into_relu_variant_with_same_output(tmp_pat
 def test_paper_variant_has_prelu_slopes_initialised_to_quarter():
     model = models.create("srresnet", scale=4)
     slopes = {k: v for k, v in model.state_dict().items() if k.endswith("prelu._weight")}
-    # head + one per residual block + one per upsampler; one shared slope each (torch nn.PReLU()).
+    # head + one per residual block + one per upsampler; one slope per channel (the paper's Lasagne PReLU)
     assert sorted(slopes) == sorted(["prelu._weight", "us1.prelu._weight", "us2.prelu._weight"]
                                     + [f"rb_{i}.prelu._weight" for i in range(16)])
     for v in slopes.values():
-        np.testing.assert_array_equal(v.numpy(), np.array([0.25], dtype="float32"))
-    # 1,549,462 trainable parameters at x4 (BN running statistics excluded, as torch counts them).
-    assert sum(int(p.numel()) for p in model.parameters() if not p.stop_gradient) == 1_549_462
+        np.testing.assert_array_equal(v.numpy(), np.full([64], 0.25, dtype="float32"))
+    # 1,550,659 trainable parameters at x4 (BN running statistics excluded, as torch counts them): the
+    # torch-style one-slope variant's 1,549,462 plus 19 layers x 63 more slopes.
+    assert sum(int(p.numel()) for p in model.parameters() if not p.stop_gradient) == 1_550_659
+    shared = models.create("srresnet", scale=4, prelu="shared")
+    assert shared.state_dict()["rb_0.prelu._weight"].shape == [1]
+    assert sum(int(p.numel()) for p in shared.parameters() if not p.stop_gradient) == 1_549_462
+    with pytest.raises(SRError, match="prelu must be 'channel'"):
+        models.create("srresnet", scale=4, prelu="per-pixel")
+
+
+def test_per_channel_slopes_and_bn_epsilon_are_used():
+    """Weights with a different slope in every channel (as a Keras/Lasagne SRResNet trained on DIV2K has) act
+    per channel; bn_eps reaches every BatchNorm (Keras' 1e-3)."""
+    model = models.create("srresnet", scale=2, num_blocks=1, channels=4, bn_eps=1e-3)
+    model.eval()
+    assert {layer._epsilon for layer in model.sublayers() if isinstance(layer, paddle.nn.BatchNorm2D)} == {1e-3}
+    alpha = np.array([0.1, 0.5, 1.3, 1.9], np.float32)
+    model.prelu._weight.set_value(alpha)
+    x = _x((1, 3, 6, 6))
+    with paddle.no_grad():
+        got = model.prelu(model.conv1(x)).numpy()
+        pre = model.conv1(x).numpy()
+    want = np.where(pre > 0, pre, pre * alpha[None, :, None, None])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_scale_two_has_one_upsampler_and_bn_free_variant_has_no_bn():

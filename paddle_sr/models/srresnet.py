@@ -9,9 +9,15 @@ so the notebook's ``srresnet.pdparams`` / ``srgan_g.pdparams`` load with ``set_s
 Differences from the paper / notebook:
 - Inputs and outputs are the suite's [-1, 1] for LR and SR (the notebook's convention). The paper fed
   LR in [0, 1] and trained on HR in [-1, 1]; the output has no final activation in either.
-- ``act='prelu'`` (default) is the paper: one PReLU slope per activation layer, initialised to 0.25
-  (PyTorch ``nn.PReLU()``). ``act='relu'`` is the notebook's variant (its author swapped PReLU for
-  ReLU); it has no activation parameters, which is what makes its files load.
+- ``act='prelu'`` (default) is the paper. ``prelu='channel'`` (default) learns one slope per channel, as
+  the paper's framework (Theano/Lasagne ``ParametricRectifierLayer``, shared_axes 'auto') and Keras'
+  ``PReLU(shared_axes=[1, 2])`` do: a real SRResNet trained on DIV2K has slopes that differ by up to 1.8
+  within a layer, which one shared slope cannot hold (Set5 x4 32.0 -> 11.9 dB when forced to one).
+  ``prelu='shared'`` is PyTorch's ``nn.PReLU()`` (one slope per layer), which the suite used before and
+  which ``.pdparams`` trained with it need (slopes initialised to 0.25 either way). ``act='relu'`` is the
+  notebook's variant (its author swapped PReLU for ReLU); it has no activation parameters, which is what
+  makes its files load.
+- ``bn_eps``: BatchNorm epsilon (PyTorch / Paddle 1e-5; Keras 1e-3, Lasagne 1e-4), for converted weights.
 - ``norm=False`` drops every BatchNorm (the BN-free variant popularised by EDSR); the paper uses BN.
 - ``scale=2`` uses one upsampling block (``us1``), ``scale=4`` two, as the paper's x4 network.
 - ``SRGANDiscriminator`` follows the paper (LeakyReLU slope 0.2, symmetric padding 1) where the notebook
@@ -26,28 +32,31 @@ from .common import SRModel
 from ..errors import SRError
 
 
-def _act(act):
+def _act(act, channels, prelu):
     if act == "prelu":
-        return nn.PReLU(num_parameters=1, init=0.25)
+        if prelu not in ("channel", "shared"):
+            raise SRError(f"SRResNet prelu must be 'channel' (one slope per channel, the paper) or 'shared' "
+                          f"(one per layer, torch nn.PReLU()), got {prelu!r}")
+        return nn.PReLU(num_parameters=channels if prelu == "channel" else 1, init=0.25)
     if act == "relu":
         return nn.ReLU()
     raise SRError(f"SRResNet act must be 'prelu' (paper) or 'relu' (SRGAN notebook), got {act!r}")
 
 
-def _norm(channels, norm):
-    return nn.BatchNorm2D(channels) if norm else nn.Identity()
+def _norm(channels, norm, eps):
+    return nn.BatchNorm2D(channels, epsilon=eps) if norm else nn.Identity()
 
 
 class RB(nn.Layer):
     """Residual block: conv-BN-act-conv-BN plus identity (paper: k3n64s1)."""
 
-    def __init__(self, channels=64, act="prelu", norm=True):
+    def __init__(self, channels=64, act="prelu", norm=True, prelu="channel", bn_eps=1e-5):
         super().__init__()
         self.conv1 = nn.Conv2D(channels, channels, 3, 1, 1)
-        self.bn1 = _norm(channels, norm)
-        self.prelu = _act(act)  # the notebook names this sub-layer ``prelu`` even when it is a ReLU
+        self.bn1 = _norm(channels, norm, bn_eps)
+        self.prelu = _act(act, channels, prelu)  # the notebook names this sub-layer ``prelu`` even when it is a ReLU
         self.conv2 = nn.Conv2D(channels, channels, 3, 1, 1)
-        self.bn2 = _norm(channels, norm)
+        self.bn2 = _norm(channels, norm, bn_eps)
 
     def forward(self, x):
         return x + self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(x)))))
@@ -56,11 +65,11 @@ class RB(nn.Layer):
 class US(nn.Layer):
     """Upsampling block: conv to 4C channels, PixelShuffle(2), activation (paper: k3n256s1)."""
 
-    def __init__(self, channels=64, act="prelu"):
+    def __init__(self, channels=64, act="prelu", prelu="channel"):
         super().__init__()
         self.conv = nn.Conv2D(channels, channels * 4, 3, 1, 1)
         self.ps = nn.PixelShuffle(2)
-        self.prelu = _act(act)
+        self.prelu = _act(act, channels, prelu)  # after the shuffle: ``channels`` slopes
 
     def forward(self, x):
         return self.prelu(self.ps(self.conv(x)))
@@ -74,23 +83,25 @@ class SRResNet(SRModel):
         channels: feature channels (paper: 64).
         num_blocks: residual blocks B (paper: 16).
         act: 'prelu' (paper) or 'relu' (SRGAN notebook variant).
+        prelu: 'channel' (one PReLU slope per channel, the paper's framework) or 'shared' (one per layer).
         norm: BatchNorm in the residual blocks and after ``conv2`` (paper: True).
+        bn_eps: BatchNorm epsilon.
         n_colors: image channels.
         value_range: range the weights work on (see ``common.SRModel``).
     """
 
     def __init__(self, scale=4, channels=64, num_blocks=16, act="prelu", norm=True, n_colors=3,
-                 value_range=(-1.0, 1.0)):
+                 value_range=(-1.0, 1.0), prelu="channel", bn_eps=1e-5):
         super().__init__(value_range)
         if scale not in (2, 4):
             raise SRError(f"SRResNet supports scale 2 or 4, got {scale}")
         self.conv1 = nn.Conv2D(n_colors, channels, 9, 1, 4)
-        self.prelu = _act(act)
+        self.prelu = _act(act, channels, prelu)
         # add_sublayer with the notebook's names rb_0 ... rb_{B-1} (not a LayerList, whose keys differ).
-        self.rb_list = [self.add_sublayer(f"rb_{i}", RB(channels, act, norm)) for i in range(num_blocks)]
+        self.rb_list = [self.add_sublayer(f"rb_{i}", RB(channels, act, norm, prelu, bn_eps)) for i in range(num_blocks)]
         self.conv2 = nn.Conv2D(channels, channels, 3, 1, 1)
-        self.bn = _norm(channels, norm)
-        self.us_list = [self.add_sublayer(f"us{k + 1}", US(channels, act)) for k in range(scale // 2)]
+        self.bn = _norm(channels, norm, bn_eps)
+        self.us_list = [self.add_sublayer(f"us{k + 1}", US(channels, act, prelu)) for k in range(scale // 2)]
         self.conv3 = nn.Conv2D(channels, n_colors, 9, 1, 4)
 
     def forward_native(self, x):
