@@ -85,7 +85,7 @@ class Server:
 
 @pytest.fixture(autouse=True)
 def _no_retry_wait(monkeypatch):
-    monkeypatch.setattr(D, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(D._dl, "RETRY_WAIT", 0.0)
 
 
 def _png(h, w, seed=0):

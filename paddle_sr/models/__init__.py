@@ -46,12 +46,27 @@ def check_scale(name, scale):
                       f"Pass one of these with --scale / scale=.")
 
 
-def create(name, scale=4, **kwargs):
-    """Build registered model ``name`` for ``scale``; unknown names/scales raise SRError."""
+def create(name, scale=4, pretrained=False, **kwargs):
+    """Build registered model ``name`` for ``scale``; unknown names/scales raise SRError.
+
+    ``pretrained=True`` loads the authors' released weights for this model and scale (``paddle_sr.pretrained``:
+    downloaded once, checksum-verified, converted, cached); a string picks a checkpoint id (``'rlfn_x4'``).
+    """
     factory, _ = _entry(name)
     check_scale(name, scale)
+    if pretrained:
+        from ..pretrained import get, load
+
+        entry = get("official" if pretrained is True else pretrained, name, scale)
+        if kwargs and kwargs != entry.kwargs:
+            raise SRError(f"pretrained checkpoint {entry.id} is for {name} built with {entry.kwargs or 'the defaults'}, "
+                          f"not {kwargs}; drop the arguments or pretrained=")
+        kwargs = dict(entry.kwargs)
     model = factory(scale=scale, **kwargs)
     model.sr_name, model.sr_scale = name, scale
+    if pretrained:
+        load(model, entry.id)
+        model.eval()
     return model
 
 
@@ -86,3 +101,5 @@ from . import lapsrn  # noqa: E402,F401
 from . import san  # noqa: E402,F401
 from . import swinir  # noqa: E402,F401
 from . import ignn  # noqa: E402,F401
+from . import imdn  # noqa: E402,F401
+from . import carn  # noqa: E402,F401
