@@ -11,46 +11,90 @@ import paddle
 from .errors import SRError
 
 
-def atomic_save(obj, path):
-    """``paddle.save`` to a temporary file in the same folder, fsync, then ``os.replace``.
+def _umask_mode():
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
-    A process killed mid-write leaves the previous file intact (plus at most a stray ``.tmp``).
+
+def atomic_write(path, write, suffix=""):
+    """Call ``write(tmp_path)``, fsync, give the file normal umask permissions, then ``os.replace`` it
+    over ``path``: readers see the old file or the whole new one, never a torn one.
+
+    ``mkstemp`` creates files 0600; left so, outputs in shared folders would be unreadable to others,
+    so the temporary file gets ``0666 & ~umask`` (what ``open(path, 'w')`` would give) before the rename.
+    A process killed mid-write leaves the previous file intact (plus at most a stray temporary).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise SRError(f"{path} is an existing folder; name the file to write (e.g. {os.path.join(path, 'out' + suffix)})")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    # ``NAME.<random>.tmp``: no image extension, so a stray one is never read back as an input image
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
-        paddle.save(obj, tmp)
+        write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared run folders unreadable to others
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno is not None and e.filename in (None, tmp):
+            # A failed write (disk full) names no file, a failed rename the temporary: name the target.
+            raise OSError(e.errno, e.strerror or str(e), path) from None
         raise
+    return path
+
+
+def atomic_save(obj, path):
+    """``paddle.save`` through ``atomic_write`` (temporary file in the same folder, fsync, ``os.replace``)."""
+    return atomic_write(path, lambda tmp: paddle.save(obj, tmp), ".pdparams")
 
 
 def atomic_write_json(obj, path):
-    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    """Write ``obj`` as JSON to ``path`` through ``atomic_write``."""
     import json
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
+    def write(tmp):
+        with open(tmp, "w") as f:
             json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    return atomic_write(path, write, ".json")
+
+
+def check_writable(path, what="output", folder=False):
+    """SRError unless ``path`` can be written, checked before any work is done.
+
+    ``folder=True``: ``path`` is a folder to write files into (it may not exist yet); else a file
+    (its folder may not exist yet; an existing folder in its place is an error). The nearest existing
+    ancestor must be a folder that accepts a new file: a small probe file is written, fsynced and
+    removed, so a read-only file system, missing permissions (also for root on such a file system) or
+    a full disk are found before the work rather than after it.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        raise SRError(f"{what} {path} is an existing file, not a folder; name a folder for the results")
+    if not folder and os.path.isdir(path):
+        raise SRError(f"{what} {path} is an existing folder; name the file to write inside it")
+    probe_in = path if folder else os.path.dirname(path)
+    while not os.path.exists(probe_in):
+        probe_in = os.path.dirname(probe_in)
+    if not os.path.isdir(probe_in):
+        raise SRError(f"cannot write {what} {path}: {probe_in} is a file, not a folder; choose another path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".paddle_sr-write-check.", dir=probe_in)
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
             os.remove(tmp)
-        raise
+    except OSError as e:
+        from .errors import os_error_message
+
+        raise SRError(f"cannot write {what} {path}: {os_error_message(e)}") from None
 
 
 def read_state_dict(path):
@@ -113,23 +157,31 @@ def run_config(weights):
         return json.load(f)
 
 
-def model_for_weights(name, scale, weights, config=None):
+def model_for_weights(name, scale, weights, config=None, model_kwargs=None):
     """Registered model ``name`` x``scale`` rebuilt for ``weights`` and loaded, in eval mode.
 
     Weights from a training run folder (``output/<run>/Best.pdparams``) rebuild the configuration
     the run trained (its ``config.json`` ``model_kwargs``, e.g. the demo's small RDN), so a
     checkpoint never has to be described twice; other files get the registry defaults. ``config``
-    (a run's resolved recipe) overrides the look-up beside the file.
+    (a run's resolved recipe) overrides the look-up beside the file; ``model_kwargs`` (``--arg
+    KEY=VALUE``) are constructor arguments given explicitly, on top of the run's. An
+    arbitrary-scale model (LIIF) does not depend on the scale, so any ``scale`` fits its run.
     """
-    from .models import create
+    from .models import create, scales
 
     cfg = config if config is not None else (run_config(weights) or {})
     kwargs = {}
     if cfg.get("model"):
-        if (cfg["model"], cfg.get("scale")) != (name, scale):
+        fixed = scales(cfg["model"]) is not None if cfg["model"] == name else True
+        if cfg["model"] != name or (fixed and cfg.get("scale") != scale):
             raise SRError(f"{weights} was trained as --model {cfg['model']} --scale {cfg.get('scale')} (its run's "
                           f"config.json), not --model {name} --scale {scale}; pass the model and scale it was trained for")
-        kwargs = cfg.get("model_kwargs") or {}
-    model = load_weights(create(name, scale=scale, **kwargs), weights)
+        kwargs = dict(cfg.get("model_kwargs") or {})
+    kwargs.update(model_kwargs or {})
+    try:
+        model = create(name, scale=scale, **kwargs)
+    except TypeError as e:
+        raise SRError(f"model {name!r} does not accept the arguments {kwargs}: {e}; fix --arg KEY=VALUE") from None
+    model = load_weights(model, weights)
     model.eval()
     return model

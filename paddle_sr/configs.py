@@ -296,6 +296,26 @@ IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="image
                batch_size=2, lr=1e-4, beta1=0.9, beta2=0.999, iterations=800_000,
                milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1")
 
+# IMDN (Hui et al., ACM MM 2019, arXiv:1909.11856), x2, official ``train_IMDN.py`` defaults and
+# ``data/DIV2K.py`` / ``data/common.py`` (read): HR patch 192 (``--patch_size`` is the output patch:
+# LR 96 at x2; x3: --scale=3 --patch_size=64, x4: --scale=4 --patch_size=48), batch 16, Adam lr 2e-4
+# (torch defaults 0.9 / 0.999 / 1e-8), L1, 8-way flips/transposes, 1000 epochs of 1000 iterations
+# (test_every 1000: 800 images x 20 repeats / 16), lr x0.5 at ``epoch // 200`` with epochs counted from
+# 1 - so one epoch early: 199k, 399k, ... as ``utils.adjust_learning_rate`` does. Inputs on [0, 1].
+IMDN = replace(BASE, model="imdn", scale=2, patch_size=96, batch_size=16, lr=2e-4, iterations=1000 * EPOCH,
+               milestones=tuple(k * 200 * EPOCH - EPOCH for k in range(1, 6)), gamma=0.5, pixel_loss="l1")
+
+# CARN / CARN-M (Ahn et al., ECCV 2018, arXiv:1803.08664), official README training command and
+# ``carn/train.py`` / ``solver.py`` / ``dataset.py`` (read): LR patch 64 (``random_crop`` crops the LR),
+# batch 64, Adam lr 1e-4 (torch defaults), lr x0.5 every 400k steps (``--decay 400000``), 600k steps,
+# global-norm gradient clip 10 (``clip_grad_norm``), L1, random flips + rot90. Not reproduced: the
+# official multi-scale training (``--scale 0``: each batch at a random scale in {2, 3, 4}, one shared
+# body, the upsampler of that scale); a run here trains one scale (--scale), whose branch is the only
+# trainable upsampler (see models/carn.py). CARN-M is the README's ``--group 4``.
+CARN = replace(BASE, model="carn", scale=4, patch_size=64, batch_size=64, lr=1e-4, iterations=600 * EPOCH,
+               milestones=(400 * EPOCH,), gamma=0.5, grad_clip=10.0, pixel_loss="l1")
+CARN_M = replace(CARN, model="carn_m")
+
 # What each paper trained on, and the default --data: that data set where data_scripts/ fetches it
 # (DIV2K, CelebA) at the data_scripts' default place; no default (--data required) where the suite
 # cannot fetch it (T91 / 291 images, ImageNet). The embedded photos are only ever used when asked for
@@ -321,6 +341,9 @@ DATA = {
     "wdsr_a": (_DIV2K, _DIV2K_800 + " (official README)"), "wdsr_b": (_DIV2K, _DIV2K_800 + " (official README)"),
     "swinir": (_DIV2K, _DIV2K_800 + " (or DF2K; Sec. 4.1)"), "swinir_light": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"),
     "san": (_DIV2K, _DIV2K_800 + " (Sec. 4.1)"), "ignn": (_DIV2K, _DIV2K_800 + " (official config.py)"),
+    "imdn": (_DIV2K, _DIV2K_800 + " (official train_IMDN.py --n_train 800)"),
+    "carn": (_DIV2K, _DIV2K_800 + " (official README; div2h5.py packs DIV2K_train_HR)"),
+    "carn_m": (_DIV2K, _DIV2K_800 + " (official README; div2h5.py packs DIV2K_train_HR)"),
 }
 
 RECIPES = {
@@ -333,6 +356,8 @@ RECIPES = {
     "esrgan_psnr": ESRGAN_PSNR, "esrgan": ESRGAN, "wdsr_a": WDSR_A, "wdsr_b": WDSR_B,
     "swinir": SWINIR, "swinir_light": SWINIR_LIGHT, "san": SAN,
     "ignn": IGNN,
+    # the RLFN paper's efficient-SR comparison (issue 12)
+    "imdn": IMDN, "carn": CARN, "carn_m": CARN_M,
 }
 RECIPES = {name: replace(r, data=DATA[name][0], paper_data=DATA[name][1]) for name, r in RECIPES.items()}
 STAGES = {"rlfn": RLFN_STAGES, "rlfn_s": RLFN_STAGES, "rlfn_ntire": RLFN_STAGES}

@@ -27,8 +27,9 @@ import paddle
 import paddle.nn as nn
 
 from . import models
-from .checkpoint import atomic_save, check_state_dict
+from .checkpoint import atomic_save, check_state_dict, check_writable
 from .errors import SRError, cli_main
+from .matconvnet import check_geometry, is_mat_file, read_dagnn
 from .pth import read_pth
 
 # Range the official weights work on, per registered model, and the models whose checkpoints share
@@ -46,10 +47,13 @@ NATIVE_RANGES = {
     "lapsrn": (0.0, 1.0), "esrgan": (0.0, 1.0), "swinir": (0.0, 1.0), "swinir_light": (0.0, 1.0),
     "wdsr_a": (0.0, 255.0), "wdsr_b": (0.0, 255.0), "san": (0.0, 255.0),
     "ignn": (0.0, 255.0),
+    # IMDN (test_IMDN.py: im_l / 255) and CARN / CARN-M (sample.py: ToTensor) work on RGB in [0, 1].
+    "imdn": (0.0, 1.0), "carn": (0.0, 1.0), "carn_m": (0.0, 1.0),
 }
 FAMILIES = [("rlfn", "rlfn_s", "rlfn_ntire"), ("edsr", "edsr_baseline"), ("rcan",), ("rdn",),
             ("liif", "liif_edsr_baseline"), ("srcnn",), ("espcn",), ("vdsr",), ("drcn",), ("drrn",), ("lapsrn",),
-            ("esrgan",), ("wdsr_a", "wdsr_b"), ("swinir", "swinir_light"), ("san",), ("ignn",)]
+            ("esrgan",), ("wdsr_a", "wdsr_b"), ("swinir", "swinir_light"), ("san",), ("ignn",),
+            ("imdn",), ("carn", "carn_m")]
 # PyTorch buffer names -> Paddle's (BatchNorm running statistics), and buffers that hold no weights.
 RENAMED_SUFFIXES = {".running_mean": "._mean", ".running_var": "._variance"}
 DROPPED_SUFFIXES = (".num_batches_tracked", ".attn_mask")
@@ -151,16 +155,24 @@ def convert(model_name, scale, in_path, out_path, *, force=False, key=None, **mo
                       f"convertible: {', '.join(sorted(NATIVE_RANGES))}")
     scale = _parse_scale(scale)
     out_path = os.fspath(out_path)
+    if os.path.isdir(out_path):  # --force replaces a file, never a folder (and its contents)
+        raise SRError(f"{out_path} is an existing folder; name the output file, e.g. "
+                      f"{os.path.join(out_path, f'{model_name}_x{scale}.pdparams')}")
     if os.path.exists(out_path) and not force:
         raise SRError(f"{out_path} already exists; pass --force (force=True) to overwrite it")
+    check_writable(out_path, "output file")  # before reading and checking a possibly large checkpoint
     models.check_scale(model_name, scale)
     source = f"checkpoint {in_path}"
-    state = find_state_dict(read_pth(in_path), key, source)
+    # MatConvNet DagNN .mat (LapSRN's official files): weights come back in Paddle layout and names.
+    dagnn = read_dagnn(in_path) if is_mat_file(in_path) or os.fspath(in_path).lower().endswith(".mat") else None
+    state = dagnn.state_dict() if dagnn else find_state_dict(read_pth(in_path), key, source)
     try:
         model = models.create(model_name, scale=scale, **model_kwargs)
     except TypeError as e:
         raise SRError(f"model {model_name!r} does not accept these arguments: {e}") from None
     state = map_state(model, state)
+    if dagnn:  # the file's stride / pad / crop must be the port's too, not only names and shapes
+        check_geometry(model, dagnn, source)
     try:
         check_state_dict(model, state, source=source)
     except SRError as e:
@@ -182,7 +194,8 @@ def convert(model_name, scale, in_path, out_path, *, force=False, key=None, **mo
     return model
 
 
-def _literal(text):
+def parse_arg(text):
+    """``--arg KEY=VALUE`` -> (key, value): a Python literal (``2``, ``(16, 16)``, ``{'a': 1}``), else the string."""
     k, sep, v = text.partition("=")
     if not sep or not k.isidentifier():
         raise SRError(f"--arg expects KEY=VALUE, got {text!r}")
@@ -207,7 +220,7 @@ def main(argv=None):
         scale = _parse_scale(a.scale)
     except ValueError:
         raise SRError(f"--scale must be a number, got {a.scale!r}") from None
-    kwargs = dict(_literal(t) for t in a.arg)
+    kwargs = dict(parse_arg(t) for t in a.arg)
     model = convert(a.model, scale, a.input, a.output, force=a.force, key=a.key, **kwargs)
     lo, hi = (float(v) for v in model.value_range.numpy())
     print(f"wrote {a.output}: {a.model} x{scale}, {len(model.state_dict())} tensors, "

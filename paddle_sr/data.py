@@ -4,7 +4,6 @@ Images are HxWx3 uint8 RGB in memory; tensors given to models are float32 NCHW i
 """
 import hashlib
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
@@ -290,16 +289,12 @@ def _npy_cached(path, folder, make, suffix=""):
     tag = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     npy = os.path.join(folder, f"{os.path.splitext(os.path.basename(path))[0]}-{tag}{suffix}.npy")
     if not os.path.isfile(npy):
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npy.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
+        from .checkpoint import atomic_write
+
+        def write(tmp):
+            with open(tmp, "wb") as f:
                 np.save(f, make())
-            os.replace(tmp, npy)  # atomic: concurrent workers never read a torn file
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_write(npy, write)  # atomic: concurrent workers never read a torn file
     return np.load(npy, mmap_mode="r")
 
 

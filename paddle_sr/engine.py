@@ -50,6 +50,35 @@ def default_device():
     return "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
 
 
+def use_device(name):
+    """``--device`` of the tools: check that this Paddle can use ``name``, ``paddle.set_device`` it, return it.
+
+    ``None``/``'auto'``: a GPU when Paddle is built with CUDA and sees one, else the CPU. A GPU asked
+    of a CPU build of Paddle, an index past the visible GPUs, or an unknown name is an SRError naming
+    the fix (Paddle itself raises a long ValueError from deep inside).
+    """
+    if name is None or name == "auto":
+        name = default_device()
+    name = str(name).strip().lower()
+    kind, _, index = name.partition(":")
+    if kind == "gpu":
+        if not paddle.device.is_compiled_with_cuda():
+            raise SRError(f"--device {name}: this Paddle ({paddle.__version__}) is a CPU build; install "
+                          f"paddlepaddle-gpu or use --device cpu")
+        count = paddle.device.cuda.device_count()
+        if count == 0:
+            raise SRError(f"--device {name}: Paddle sees no GPU (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); "
+                          f"use --device cpu or make a GPU visible")
+        if index and (not index.isdigit() or int(index) >= count):
+            raise SRError(f"--device {name}: Paddle sees {count} GPU(s), gpu:0 to gpu:{count - 1}; pick one of them")
+    try:
+        paddle.set_device(name)
+    except (ValueError, RuntimeError) as e:
+        detail = " ".join(str(e).split())[:200]
+        raise SRError(f"cannot use --device {name!r} ({detail}); use cpu, gpu or gpu:N") from None
+    return name
+
+
 class InferenceEngine:
     """Run an exported SR model with Paddle Inference.
 

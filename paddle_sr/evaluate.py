@@ -16,7 +16,6 @@ Example::
 """
 import argparse
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image
@@ -46,8 +45,10 @@ def resolve_set(path):
 
 
 def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=16, float_output=False, engine="eager"):
-    """The evaluation protocol as a dict (stored in the results next to the numbers)."""
+             tile=None, tile_overlap=None, float_output=False, engine="eager", max_memory_mb=None):
+    """The evaluation protocol as a dict (stored in the results next to the numbers).
+
+    ``tile_overlap`` None: the model's own default overlap (``paddle_sr.inference``)."""
     return {"model": model_name, "scale": scale,
             "hr": f"top-left modcrop to a multiple of {scale}",
             "lr": f"MATLAB bicubic imresize(hr, 1/{scale}) (antialiased cubic a=-0.5)",
@@ -56,31 +57,49 @@ def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=No
             "crop_border": scale if crop_border is None else int(crop_border),
             "gray": gray, "metrics": "PSNR, SSIM (11x11 Gaussian sigma 1.5, MATLAB), float64",
             "self_ensemble": bool(self_ensemble), "tile": tile, "tile_overlap": tile_overlap if tile else None,
-            "engine": engine}
+            "max_memory_mb": max_memory_mb, "engine": engine}
 
 
 def protocol_line(p):
     """One line stating the protocol, printed above every table."""
     extra = (" | self-ensemble x8" if p["self_ensemble"] else "") + \
-            (f" | tiles {p['tile']} overlap {p['tile_overlap']}" if p["tile"] else "") + \
+            (f" | tiles {p['tile']} overlap {'model default' if p['tile_overlap'] is None else p['tile_overlap']}"
+             if p["tile"] else "") + \
+            (f" | max memory {p['max_memory_mb']} MB" if p.get("max_memory_mb") else "") + \
             (f" | engine {p['engine']}" if p.get("engine", "eager") != "eager" else "")
     return (f"{p['model']} x{p['scale']} | HR modcrop, LR MATLAB bicubic | SR {p['sr']} | "
             f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
 
 
 def save_png(img, path):
-    """Write an HxWx3 uint8 array as PNG atomically (temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        Image.fromarray(img).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write an HxWx3 uint8 array as PNG atomically (``checkpoint.atomic_write``: temporary file in the
+    same folder, then rename; normal umask permissions)."""
+    from .checkpoint import atomic_write
+
+    return atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"), ".png")
+
+
+def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):
+    """Keyword arguments for ``inference.super_resolve`` from ``--tile/--tile-overlap/--max-memory``.
+
+    ``None`` means "the default of ``super_resolve``" (automatic tiles, the model's own overlap) and
+    is left out, so the tools work with every version of that signature.
+    """
+    import inspect
+
+    from .inference import super_resolve
+
+    given = {"tile": tile, "tile_overlap": tile_overlap, "max_memory_mb": max_memory_mb}
+    opts = {k: v for k, v in given.items() if v is not None}
+    accepted = inspect.signature(super_resolve).parameters
+    if "max_memory_mb" in opts and "max_memory_mb" not in accepted:
+        raise SRError("--max-memory needs the automatic tiling of paddle_sr.inference, which this version lacks; "
+                      "use --tile N instead")
+    for key, value in opts.items():
+        if value is not None and value < (1 if key != "tile_overlap" else 0):
+            flag = {"tile": "--tile", "tile_overlap": "--tile-overlap", "max_memory_mb": "--max-memory"}[key]
+            raise SRError(f"{flag} must be {'>= 0' if key == 'tile_overlap' else '>= 1'}, got {value}")
+    return opts
 
 
 def _super_resolve(model, lr, scale, opts):
@@ -90,19 +109,22 @@ def _super_resolve(model, lr, scale, opts):
             return np.clip(imresize(lr.astype(np.float64), scale), 0, 255)
         return imresize(lr, scale)
     from .inference import super_resolve
-    sr = super_resolve(model, lr, scale, tile=opts["tile"], tile_overlap=opts["tile_overlap"],
-                       self_ensemble=opts["self_ensemble"])
+    sr = super_resolve(model, lr, scale, self_ensemble=opts["self_ensemble"],
+                       **inference_options(opts["tile"], opts["tile_overlap"], opts.get("max_memory_mb")))
     if opts["float_output"]:
         return np.clip((sr.astype(np.float64) + 1.0) * 127.5, 0, 255)
     return to_uint8(sr.transpose(2, 0, 1))
 
 
 def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=16, save_dir=None, float_output=False, progress=True, engine="eager"):
+             tile=None, tile_overlap=None, save_dir=None, float_output=False, progress=True, engine="eager",
+             max_memory_mb=None):
     """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
 
     ``engine='inference'`` exports the model and runs it with Paddle Inference (``paddle_sr.engine``;
     oneDNN on CPU, within about 2e-3 of eager on the 0-255 scale); tiles and self-ensemble go through it.
+    ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
+    ``save_dir`` is checked for writability before any image is processed.
 
     Returns ``{"<set>": {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}, "protocol": {...}}``.
     """
@@ -119,9 +141,23 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     model = None if bicubic else model
     name = BICUBIC if bicubic else getattr(model, "sr_name", type(model).__name__)
     crop = scale if crop_border is None else int(crop_border)
-    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output}
+    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
+            "max_memory_mb": max_memory_mb}
+    if model is not None:
+        inference_options(tile, tile_overlap, max_memory_mb)  # bad values fail before any work
     sets = [resolve_set(d) for d in data_dirs]
     files = {folder: list_images(folder) for _, folder in sets}  # fail on an empty folder before any work
+    if save_dir is not None:
+        from .checkpoint import check_writable
+
+        check_writable(save_dir, "--save-images folder", folder=True)
+    recorded_overlap = tile_overlap
+    if tile is not None and tile_overlap is None and model is not None:
+        try:  # the overlap the model's tiles get, stated in the protocol (None: "model default")
+            from .inference import default_overlap
+            recorded_overlap = default_overlap(model)
+        except ImportError:
+            pass
     from .engine import InferenceEngine, with_engine
     model = with_engine(model, engine)
     engine = "eager" if model is None else "inference" if isinstance(model, InferenceEngine) else engine
@@ -154,8 +190,8 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
         results[key] = {"psnr": float(np.mean([v["psnr"] for v in images.values()])),
                         "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
     results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
-                                   self_ensemble=self_ensemble, tile=tile, tile_overlap=tile_overlap,
-                                   float_output=float_output, engine=engine)
+                                   self_ensemble=self_ensemble, tile=tile, tile_overlap=recorded_overlap,
+                                   float_output=float_output, engine=engine, max_memory_mb=max_memory_mb)
     return results
 
 
@@ -199,20 +235,31 @@ def main(argv=None):
     ap.add_argument("--float", dest="float_output", action="store_true", help="score unrounded SR (LIIF)")
     ap.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations (the papers' '+' rows)")
     ap.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (bounded memory)")
-    ap.add_argument("--tile-overlap", type=int, default=16, metavar="M")
-    ap.add_argument("--device", default=None, help="paddle device, e.g. cpu or gpu:0 (default: Paddle's)")
+    ap.add_argument("--tile-overlap", type=int, default=None, metavar="M",
+                    help="LR pixels of overlap between tiles (default: the model's own)")
+    ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
+                    help="tile automatically so one device call stays within MB megabytes")
+    ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     ap.add_argument("--engine", choices=("eager", "inference"), default="eager",
                     help="inference: export the model and run it with Paddle Inference (oneDNN on CPU)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
+    from .checkpoint import check_writable
+
+    # Outputs first: a table computed for minutes must not die on an unwritable --out afterwards.
+    if args.out:
+        check_writable(args.out, "--out file")
+    if args.save_images:
+        check_writable(args.save_images, "--save-images folder", folder=True)
     if args.device:
-        import paddle
-        paddle.set_device(args.device)
+        from .engine import use_device
+
+        use_device(args.device)
     model = build_model(args.model, args.scale, args.weights)
     results = evaluate(model, args.scale, args.data, gray=args.gray, y_channel=not args.rgb, crop_border=args.crop,
                        self_ensemble=args.self_ensemble, tile=args.tile, tile_overlap=args.tile_overlap,
                        save_dir=args.save_images, float_output=args.float_output, progress=not args.quiet,
-                       engine=args.engine)
+                       engine=args.engine, max_memory_mb=args.max_memory)
     results["protocol"]["model"] = args.model
     results["protocol"]["weights"] = args.weights
     print(format_table(results))

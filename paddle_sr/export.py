@@ -1,6 +1,7 @@
 """Export a model for deployment: ``paddle.jit.save`` with a dynamic height/width input.
 
     python -m paddle_sr.export --model rlfn_ntire --scale 4 --weights rlfn_ntire_x4.pdparams --out export/rlfn_ntire_x4
+    python -m paddle_sr.export --weights output/demo_x2/Best.pdparams --out export/demo_x2   # a run's own model
 
 writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
 ``OUT/sr_meta.json``. The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
@@ -22,9 +23,10 @@ import paddle
 from paddle.static import InputSpec
 
 from . import models
-from .checkpoint import load_weights
-from .engine import META_FILE, PREFIX, model_files
-from .errors import cli_main
+from .checkpoint import check_writable, model_for_weights, run_config
+from .convert import parse_arg
+from .engine import META_FILE, PREFIX, model_files, use_device
+from .errors import SRError, cli_main
 
 
 def export(model, out, name=None, scale=None):
@@ -34,6 +36,7 @@ def export(model, out, name=None, scale=None):
     export never leaves a half-written model next to an older good one.
     """
     out = os.fspath(out)
+    check_writable(out, "export folder", folder=True)
     name = name or getattr(model, "sr_name", type(model).__name__)
     scale = scale if scale is not None else getattr(model, "sr_scale", None)
     model.eval()
@@ -67,19 +70,35 @@ def export(model, out, name=None, scale=None):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m paddle_sr.export", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help=f"one of: {', '.join(models.names())}")
-    p.add_argument("--scale", type=float, default=4, help="upscaling factor (default 4)")
-    p.add_argument("--weights", required=True, help=".pdparams to export (official weights: convert them first)")
+    p.add_argument("--model", default=None, help=f"one of: {', '.join(models.names())} "
+                                                 f"(default: the run's, for weights inside a training run folder)")
+    p.add_argument("--scale", type=float, default=None,
+                   help="upscaling factor (default: the run's for weights inside a run folder, else 4)")
+    p.add_argument("--weights", required=True, help=".pdparams to export (official weights: convert them first); "
+                                                    "inside a run folder its config.json rebuilds the model")
+    p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="model constructor argument (repeatable), e.g. --arg num_features=16")
     p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")
+    p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
-    scale = int(args.scale) if float(args.scale).is_integer() else args.scale
-    model = models.create(args.model, scale=scale)
-    load_weights(model, args.weights)
-    export(model, args.out, name=args.model, scale=scale)
+    cfg = run_config(args.weights) or {}
+    name = args.model or cfg.get("model")
+    if not name:
+        raise SRError(f"pass --model NAME: {args.weights} is not inside a training run folder (no config.json "
+                      f"beside it) that would name its model")
+    scale = args.scale if args.scale is not None else cfg.get("scale", 4) if cfg.get("model") == name else 4
+    scale = int(scale) if float(scale).is_integer() else float(scale)
+    models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
+    kwargs = dict(parse_arg(t) for t in args.arg)
+    check_writable(args.out, "--out folder", folder=True)
+    if args.device:
+        use_device(args.device)
+    model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
+    export(model, args.out, name=name, scale=scale)
     graph, params = model_files(args.out)
-    print(f"exported {args.model} x{scale} -> {graph}, {params}")
+    print(f"exported {name} x{scale} -> {graph}, {params}")
 
 
 if __name__ == "__main__":

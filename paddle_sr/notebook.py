@@ -129,11 +129,10 @@ def plot_curves(run_dir, save=None, show=None):
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     if save is not None:
-        save = os.fspath(save)
-        os.makedirs(os.path.dirname(os.path.abspath(save)), exist_ok=True)
-        tmp = save + ".tmp.png"  # written whole, then renamed: never a torn PNG
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, save)
+        from .checkpoint import atomic_write
+
+        # written whole, then renamed (never a torn PNG), with normal umask permissions
+        atomic_write(save, lambda tmp: fig.savefig(tmp, format="png", dpi=100), ".png")
     if show if show is not None else _in_notebook():
         from IPython.display import display
         display(fig)
@@ -191,16 +190,14 @@ def benchmark_sets(names=("Set5", "Set14", "B100"), root="data/benchmarks", stan
             run_command(sys.executable, os.path.join(repo, "data_scripts", "benchmarks.py"), "--root", root,
                         "--sets", *names)
             return find_benchmarks(names, roots=[root], repo=repo)
-    from PIL import Image
-
     from .data import embedded_images
+    from .evaluate import save_png
 
     folder = os.path.join(os.fspath(root), "EmbeddedVal", "HR")
     os.makedirs(folder, exist_ok=True)
     for name, img in embedded_images("val"):
         path = os.path.join(folder, name + ".png")
         if not os.path.isfile(path):
-            Image.fromarray(img).save(path + ".tmp.png")
-            os.replace(path + ".tmp.png", path)
+            save_png(img, path)  # atomic: an interrupted cell never leaves a torn PNG in the set
     print(f"no benchmark set found: using the embedded validation photos ({folder}) as a stand-in")
     return [os.path.dirname(folder)]

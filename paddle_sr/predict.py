@@ -5,13 +5,19 @@
 INPUT is any mix of image files and folders of images (any size). Each result is written as
 ``DIR/<name>_x<scale>.png`` (``<name>_<W>x<H>.png`` with ``--size``), atomically, and an existing
 file is never overwritten unless ``--force`` is given (all outputs are checked before any work).
-``--tile N`` bounds memory on large images (see ``paddle_sr.inference``). Arbitrary-scale models
+``--tile N`` / ``--max-memory MB`` bound memory on large images (see ``paddle_sr.inference``).
+An unreadable image is reported on one line and skipped; the others are still written and the
+command exits with status 2 at the end, naming every file that failed. When ``--out`` is one of
+the input folders, the tool's own earlier outputs there (``<name>_x<scale>.png`` or
+``<name>_<W>x<H>.png`` beside ``<name>.*``) are not taken as inputs again. Arbitrary-scale models
 (LIIF) take a non-integer ``--scale`` or an output ``--size WxH``. ``--engine inference`` exports
 the model and runs it with Paddle Inference (oneDNN on CPU; ``paddle_sr.engine``); LIIF then renders
 at its ``--scale`` only (no ``--size``).
 """
 import argparse
 import os
+import re
+import sys
 
 from .data import IMAGE_EXTENSIONS, list_images, load_image, to_uint8
 from .errors import SRError, cli_main
@@ -22,13 +28,47 @@ _SIZE_NEEDS_EAGER = ("--size needs --engine eager: an exported arbitrary-scale m
                      "it was built for; use --scale S with --engine inference")
 
 
-def collect_inputs(inputs):
-    """Image files from files and folders (a folder's images, not recursive), in the given order."""
+# What ``predict`` appends to a stem: ``_x4``, ``_x2.5`` or ``_1920x1080``.
+_OUTPUT_SUFFIX = re.compile(r"^(?P<stem>.+)_(x\d+(\.\d+)?|\d+x\d+)\.png$", re.IGNORECASE)
+
+
+def own_outputs(files):
+    """The files among ``files`` (one folder's images) that look like this tool's outputs of another
+    file of the same folder: ``a_x4.png`` (and ``a_x4_x4.png``) beside ``a.png``."""
+    stems = {os.path.splitext(os.path.basename(f))[0] for f in files}
+    own = []
+    for f in files:
+        m = _OUTPUT_SUFFIX.match(os.path.basename(f))
+        if m and m.group("stem") in stems:
+            own.append(f)
+    return own
+
+
+def _same_folder(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def collect_inputs(inputs, out_dir=None):
+    """Image files from files and folders (a folder's images, not recursive), in the given order.
+
+    A folder that is also ``out_dir`` holds the tool's own earlier results: those (``own_outputs``)
+    are left out, so a rerun does not upscale its outputs again (``a_x4_x4.png``).
+    """
     files = []
     for item in inputs:
         item = os.fspath(item)
         if os.path.isdir(item):
-            files += list_images(item)
+            found = list_images(item)
+            if out_dir is not None and _same_folder(item, out_dir):
+                skip = set(own_outputs(found))
+                found = [f for f in found if f not in skip]
+                if not found:
+                    raise SRError(f"folder {item} holds only earlier outputs of this tool; pass the original "
+                                  f"images, or another --out")
+            files += found
         elif os.path.isfile(item):
             if not item.lower().endswith(IMAGE_EXTENSIONS):
                 raise SRError(f"{item} is not an image file ({', '.join(IMAGE_EXTENSIONS)}); pass images or folders")
@@ -53,7 +93,9 @@ def _scale_text(scale):
 
 
 def build_model(name, scale, weights):
-    """Registered model ``name`` for ``scale`` with ``weights`` loaded; SRError for bad combinations."""
+    """Registered model ``name`` for ``scale`` with ``weights`` loaded; SRError for bad combinations.
+
+    Weights inside a training run folder rebuild the run's configuration (its ``config.json``)."""
     from .checkpoint import model_for_weights
     from .models import scales
 
@@ -66,21 +108,36 @@ def build_model(name, scale, weights):
     return model_for_weights(name, scale, weights)
 
 
-def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_overlap=16, self_ensemble=False,
-            force=False, progress=True, engine="eager"):
+class PredictFailures(SRError):
+    """Some images could not be super-resolved; the others were written (``written``)."""
+
+    def __init__(self, message, written, failures):
+        super().__init__(message)
+        self.written, self.failures = written, failures
+
+
+def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_overlap=None, self_ensemble=False,
+            force=False, progress=True, engine="eager", max_memory_mb=None):
     """Super-resolve every image of ``inputs`` into ``out_dir``; returns the written paths.
 
     ``engine='inference'``: run an exported copy of ``model`` with Paddle Inference (``paddle_sr.engine``).
+    ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
+    An image that cannot be read or super-resolved is reported on stderr and skipped; after the
+    others are written, ``PredictFailures`` (an SRError) names every failed file.
     """
+    from .checkpoint import check_writable
     from .engine import ENGINES, with_engine
+    from .evaluate import inference_options
     from .inference import super_resolve
 
     if engine not in ENGINES:
         raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
     if engine == "inference" and out_size is not None:
         raise SRError(_SIZE_NEEDS_EAGER)
+    options = inference_options(tile, tile_overlap, max_memory_mb)
+    check_writable(out_dir, "--out folder", folder=True)
 
-    files = collect_inputs(inputs)
+    files = collect_inputs(inputs, out_dir)
     suffix = "{w}x{h}".format(w=out_size[1], h=out_size[0]) if out_size else f"x{_scale_text(scale)}"
     outs = [os.path.join(os.fspath(out_dir), os.path.splitext(os.path.basename(f))[0] + f"_{suffix}.png")
             for f in files]
@@ -99,11 +156,33 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
     if progress:
         from tqdm import tqdm
         pairs = tqdm(pairs, desc="predict", unit="img")
+    written, failures = [], []
     for f, o in pairs:
-        sr = super_resolve(model, load_image(f), scale, tile=tile, tile_overlap=tile_overlap,
-                           self_ensemble=self_ensemble, out_size=out_size)
-        save_png(to_uint8(sr.transpose(2, 0, 1)), o)
+        try:
+            lr = load_image(f)
+            sr = super_resolve(model, lr, scale, self_ensemble=self_ensemble, out_size=out_size, **options)
+        except (SRError, ValueError, RuntimeError, MemoryError) as e:
+            # This image only (unreadable, too small or too large for the model): report it on one
+            # line and go on, so one bad file does not cost the rest of a folder.
+            reason = str(e) if isinstance(e, SRError) else f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+            failures.append((f, reason))
+            _report(f"skipped {f}: {reason}", progress)
+            continue
+        save_png(to_uint8(sr.transpose(2, 0, 1)), o)  # an OSError here (disk full) stops the run
+        written.append(o)
+    if failures:
+        names = ", ".join(os.path.basename(f) for f, _ in failures)
+        raise PredictFailures(f"{len(failures)} of {len(files)} image(s) failed ({names}; reasons above); the other "
+                              f"{len(written)} were written to {os.fspath(out_dir)}", written, failures)
     return outs
+
+
+def _report(line, progress):
+    if progress:
+        from tqdm import tqdm
+        tqdm.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)
 
 
 def main(argv=None):
@@ -116,10 +195,13 @@ def main(argv=None):
     ap.add_argument("--size", default=None, metavar="WxH", help="output size instead of --scale (LIIF)")
     ap.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG results")
     ap.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (bounded memory)")
-    ap.add_argument("--tile-overlap", type=int, default=16, metavar="M")
+    ap.add_argument("--tile-overlap", type=int, default=None, metavar="M",
+                    help="LR pixels of overlap between tiles (default: the model's own)")
+    ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
+                    help="tile automatically so one device call stays within MB megabytes")
     ap.add_argument("--self-ensemble", action="store_true", help="average x8 flips/rotations (8x slower)")
     ap.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    ap.add_argument("--device", default=None, help="paddle device, e.g. cpu or gpu:0 (default: Paddle's)")
+    ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     ap.add_argument("--engine", choices=("eager", "inference"), default="eager",
                     help="inference: export the model and run it with Paddle Inference (oneDNN on CPU)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,15 +220,22 @@ def main(argv=None):
         raise SRError("pass --scale S (or --size WxH for an arbitrary-scale model)")
     if args.scale is not None and args.scale <= 1 and not (arbitrary and args.scale == 1):
         raise SRError(f"--scale must be > 1, got {args.scale:g}")
+    from .checkpoint import check_writable
+    from .evaluate import inference_options
+
+    inference_options(args.tile, args.tile_overlap, args.max_memory)
+    # A typo in a path, an --out that is a file or cannot be written fail before the model is built.
+    check_writable(args.out, "--out folder", folder=True)
+    collect_inputs(args.inputs, args.out)
     if args.device:
-        import paddle
-        paddle.set_device(args.device)
-    collect_inputs(args.inputs)  # a typo in a path fails before the model is built
+        from .engine import use_device
+
+        use_device(args.device)
     model = build_model(args.model, args.scale if args.scale is not None else 4, args.weights)
     scale = args.scale if args.scale is None or not args.scale.is_integer() else int(args.scale)
     outs = predict(model, args.inputs, args.out, scale=scale, out_size=out_size, tile=args.tile,
                    tile_overlap=args.tile_overlap, self_ensemble=args.self_ensemble, force=args.force,
-                   progress=not args.quiet, engine=args.engine)
+                   progress=not args.quiet, engine=args.engine, max_memory_mb=args.max_memory)
     print(f"wrote {len(outs)} image(s) to {args.out}")
     return outs
 

@@ -2,9 +2,30 @@
 executing anything from the file.
 
 A ``.pth`` is a pickle, and unpickling runs whatever callables the file names (``os.system``
-included). ``read_pth`` uses an unpickler whose ``find_class`` answers only with this module's own
-stand-ins for the handful of globals a saved state dict needs (tensor/parameter rebuild functions,
-storage types, ``OrderedDict``); any other global is refused with SRError before anything runs.
+included). ``read_pth`` uses an unpickler whose ``find_class`` never imports anything: it answers
+with this module's own stand-ins, so the only code a pickle can reach is in this file.
+
+The rule for a global ``module.name`` named by the pickle (``GLOBAL`` / ``STACK_GLOBAL`` / ``INST``):
+(1) the tensor/parameter rebuild functions, storage types, ``collections.OrderedDict``, ``set`` and
+``frozenset`` map to local stand-ins (``ALLOWED``) — the only names a pickle may call with arguments
+that do something; (2) any other name in the standard library (``sys.stdlib_module_names``:
+``os``/``posix``/``subprocess``/``builtins`` (``eval``, ``getattr``...)/``importlib``...), numpy or
+paddle is refused with SRError before anything runs; (3) any other name that is a class by naming
+convention (first letter after leading underscores upper-case: ``torch.nn.modules.conv.Conv2d``,
+``model.Net``, ``srresnet._NetG``, ``torch.nn.parameter.Parameter``) becomes an inert record type:
+``REDUCE`` / ``NEWOBJ`` / ``INST`` on it create a ``PickledObject`` that only keeps its class name
+and arguments, ``BUILD`` (``__setstate__``) only stores the state (for a module: ``training``,
+``_parameters``, ``_buffers``, ``_modules`` ...); (4) any other name (a function or constant such
+as ``torch.float32`` or ``torch.nn.functional.relu``) becomes an inert reference, and a ``REDUCE``
+that calls it is refused — except ``torch.device`` and old PyTorch's
+``torch.nn.backends.thnn._get_thnn_function_backend`` (``CALLABLE_RECORDS``), which only make
+records. Legacy files name a module's class through a ``('module', cls, file, source)`` persistent
+id: only a record type is accepted there, and the embedded source is ignored.
+
+Whole pickled models (``torch.save(model)``, e.g. ``{'epoch': 50, 'model': <Net>}`` of
+twtygqyy/pytorch-vdsr) thus come back as records; ``read_pth`` then replaces every module record by
+its flat state dict, named by module path and ordered exactly as ``module.state_dict()`` does
+(parameters, then persistent buffers, then children; ``None`` entries skipped).
 
 Formats:
 - zip (``torch.save`` since PyTorch 1.6): ``<name>/data.pkl`` plus one raw little-endian file per
@@ -18,9 +39,11 @@ Formats:
 Tensors come back as C-contiguous numpy arrays (offsets and strides applied); bfloat16 is widened
 to float32 because numpy has no bfloat16.
 """
+import _compat_pickle
 import collections
 import os
 import pickle
+import sys
 import tarfile
 import zipfile
 
@@ -105,6 +128,74 @@ ALLOWED = {
 }
 ALLOWED.update({("torch", name): _StorageType(name) for name in STORAGE_DTYPES})
 
+# Top-level modules whose names are refused outright (rule 2 of the module docstring).
+REFUSED_TOP = frozenset(getattr(sys, "stdlib_module_names", ())) | {
+    "builtins", "__builtin__", "os", "posix", "nt", "subprocess", "sys", "importlib", "numpy", "paddle"}
+# Lower-case torch names that old pickles call to make a plain value; they only make records here.
+CALLABLE_RECORDS = {("torch", "device"), ("torch.nn.backends.thnn", "_get_thnn_function_backend")}
+
+
+class PickledObject:
+    """Inert stand-in for an instance of a class named in the pickle (the class is never imported).
+
+    ``qualname`` is the pickled ``module.name``; ``args`` the constructor arguments (``REDUCE`` /
+    ``NEWOBJ``), ``state`` what ``BUILD`` set (a module's ``__dict__``: ``_parameters``, ...).
+    """
+    __slots__ = ("args", "state")
+    qualname = "?"
+
+    def __new__(cls, *args, **kwargs):
+        self = object.__new__(cls)
+        self.args, self.state = args + ((kwargs,) if kwargs else ()), None
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        raise TypeError("a PickledObject is a read-only record")
+
+    def __repr__(self):
+        return f"<pickled {self.qualname}>"
+
+    @property
+    def is_module(self):
+        st = self.state
+        return isinstance(st, dict) and isinstance(st.get("_parameters"), dict) and isinstance(st.get("_modules"), dict)
+
+
+class PickledReference:
+    """Inert stand-in for a function or constant named in the pickle; calling it is refused."""
+
+    def __init__(self, qualname, source):
+        self.qualname, self.source = qualname, source
+
+    def __call__(self, *args, **kwargs):
+        raise SRError(f"{self.source} calls `{self.qualname}`, which a checkpoint does not need; refused "
+                      f"without running it (a .pth is a pickle and could run any code). If you trust the file, "
+                      f"load it with PyTorch and save only the state dict: `torch.save(model.state_dict(), OUT)`")
+
+    def __repr__(self):
+        return f"<pickled reference {self.qualname}>"
+
+
+_RECORD_TYPES = {}
+
+
+def _record_type(module, name):
+    key = (module, name)
+    if key not in _RECORD_TYPES:
+        _RECORD_TYPES[key] = type(name, (PickledObject,), {"__slots__": (), "qualname": f"{module}.{name}"})
+    return _RECORD_TYPES[key]
+
+
+def _is_class_name(name):
+    bare = name.lstrip("_")
+    return bool(bare) and bare[0].isupper() and "." not in name
+
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file, source, make_storage=None):
@@ -112,25 +203,42 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.source, self.make_storage = source, make_storage
 
     def find_class(self, module, name):
+        # Python 2 names (protocol 2 pickles say `__builtin__ set`): the same renaming as
+        # pickle.Unpickler.find_class, which this method replaces; a pure name mapping.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         try:
             return ALLOWED[(module, name)]
         except (KeyError, TypeError):
             pass
+        if not isinstance(module, str) or not isinstance(name, str):
+            raise SRError(f"{self.source} is not a readable PyTorch checkpoint (malformed global)")
         if module.split(".")[0] == "numpy":  # paddle.save pickles numpy arrays; torch.save never does
             raise SRError(f"{self.source} holds numpy arrays (`{module}.{name}`), not PyTorch tensors: is it a "
                           f"Paddle .pdparams? Those load directly, without conversion (refused, nothing was run)")
-        raise SRError(f"{self.source} refers to `{module}.{name}`, which a weights-only checkpoint does not "
-                      f"need; refused without running it (a .pth is a pickle and could run any code). "
-                      f"If you trust the file, load it with PyTorch and save only the state dict: "
-                      f"`torch.save(model.state_dict(), OUT)`")
+        if module.split(".")[0] in REFUSED_TOP or not module or not name:
+            raise SRError(f"{self.source} refers to `{module}.{name}`, which a checkpoint does not "
+                          f"need; refused without running it (a .pth is a pickle and could run any code). "
+                          f"If you trust the file, load it with PyTorch and save only the state dict: "
+                          f"`torch.save(model.state_dict(), OUT)`")
+        if _is_class_name(name) or (module, name) in CALLABLE_RECORDS:
+            return _record_type(module, name)  # never imported: an inert record type
+        return PickledReference(f"{module}.{name}", self.source)
 
     def persistent_load(self, pid):
         if self.make_storage is None:
             raise SRError(f"{self.source}: unexpected storage reference in a header pickle; the file is corrupt")
+        if isinstance(pid, tuple) and len(pid) == 4 and pid[0] == "module":
+            # legacy whole-model files: ('module', class, source file, source code); the code is ignored
+            if isinstance(pid[1], type) and issubclass(pid[1], PickledObject):
+                return pid[1]
+            raise SRError(f"{self.source}: malformed module reference {pid[1]!r}; refused")
         if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
             kind = pid[0] if isinstance(pid, tuple) and pid else type(pid).__name__
-            raise SRError(f"{self.source} holds a pickled {kind!r} object, not tensors (a whole model saved "
-                          f"with torch.save(model)?); save `model.state_dict()` instead")
+            raise SRError(f"{self.source} holds a pickled {kind!r} object, not tensors; "
+                          f"save `model.state_dict()` with PyTorch instead")
         if len(pid) < 5 or not isinstance(pid[1], _StorageType):
             raise SRError(f"{self.source}: unsupported storage reference {pid[:2]!r}; {RESAVE}")
         return self.make_storage(pid)
@@ -144,19 +252,71 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise SRError(f"{self.source} is not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
 
 
-def _resolve(obj, source):
-    """Replace recorded tensors by numpy arrays inside dicts, lists, tuples and sets."""
+def _resolve(obj, source, seen=None):
+    """Replace recorded tensors by numpy arrays inside dicts, lists, tuples, sets and records."""
+    seen = {} if seen is None else seen
     if isinstance(obj, _Tensor):
         return obj.to_numpy(source)
+    if isinstance(obj, PickledObject):
+        if id(obj) not in seen:  # records may be shared (or, in principle, cyclic): resolve each once
+            seen[id(obj)] = obj
+            obj.args = _resolve(obj.args, source, seen)
+            obj.state = _resolve(obj.state, source, seen)
+        return obj
     if isinstance(obj, dict):
         out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
         for k, v in obj.items():
-            out[k] = _resolve(v, source)
+            out[k] = _resolve(v, source, seen)
         return out
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_resolve(v, source) for v in obj)
+        return type(obj)(_resolve(v, source, seen) for v in obj)
     if isinstance(obj, _Storage):
         return obj.array
+    return obj
+
+
+def _param_array(value, where, source):
+    # zip files rebuild parameters with _rebuild_parameter (already an array); older ones may call
+    # Parameter(data, requires_grad) itself, which gives a record holding the data.
+    if isinstance(value, PickledObject) and value.qualname.endswith(".Parameter") and value.args:
+        value = value.args[0]
+    if not isinstance(value, np.ndarray):
+        raise SRError(f"{source}: {where} of the pickled model is a {type(value).__name__}, not a tensor")
+    return value
+
+
+def module_state_dict(record, source="checkpoint", prefix="", out=None):
+    """A pickled module record's flat state dict, named and ordered as ``module.state_dict()``."""
+    out = collections.OrderedDict() if out is None else out
+    if len(prefix) > 10000:
+        raise SRError(f"{source}: the pickled model nests too deep (cyclic modules?)")
+    st = record.state
+    skip = st.get("_non_persistent_buffers_set") or ()
+    for kind in ("_parameters", "_buffers"):
+        for k, v in (st.get(kind) or {}).items():
+            if v is None or (kind == "_buffers" and k in skip):
+                continue
+            out[prefix + k] = _param_array(v, prefix + k, source)
+    for k, child in st["_modules"].items():
+        if child is None:
+            continue
+        if not (isinstance(child, PickledObject) and child.is_module):
+            raise SRError(f"{source}: submodule {prefix + k} of the pickled model is not a module")
+        module_state_dict(child, source, f"{prefix}{k}.", out)
+    return out
+
+
+def flatten_modules(obj, source="checkpoint"):
+    """Replace every pickled module (at any depth of dicts/lists/tuples) by its flat state dict."""
+    if isinstance(obj, PickledObject) and obj.is_module:
+        return module_state_dict(obj, source)
+    if isinstance(obj, dict):
+        out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
+        for k, v in obj.items():
+            out[k] = flatten_modules(v, source)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(flatten_modules(v, source) for v in obj)
     return obj
 
 
@@ -255,22 +415,27 @@ def _read_legacy(path, source):
     return _resolve(obj, source)
 
 
-def read_pth(path):
+def read_pth(path, keep_modules=False):
     """Read a PyTorch checkpoint; tensors become numpy arrays, containers stay dicts/lists.
 
-    Raises SRError for a missing file, an unsupported format, or any global outside the allowed set
-    (nothing from the file is executed).
+    Pickled modules (``torch.save(model)``) become their flat state dicts (``conv1.weight``, ...);
+    with ``keep_modules=True`` they stay ``PickledObject`` records. Raises SRError for a missing
+    file, an unsupported format, or a global the rule of the module docstring refuses (nothing
+    from the file is imported or executed).
     """
     path = os.fspath(path)
     source = f"checkpoint {path}"
     if not os.path.isfile(path):
         raise SRError(f"{source} does not exist; pass the path of an official .pth/.pt file")
     if zipfile.is_zipfile(path):
-        return _read_zip(path, source)
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80":  # pickle protocol >= 2: the legacy serialization
-        return _read_legacy(path, source)
-    if tarfile.is_tarfile(path):
-        raise SRError(f"{source} uses the tar format of PyTorch < 0.4, which is unsupported; {RESAVE}")
-    raise SRError(f"{source} is neither a zip nor a legacy PyTorch checkpoint; is it a .pth file?")
+        obj = _read_zip(path, source)
+    else:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head[:1] == b"\x80":  # pickle protocol >= 2: the legacy serialization
+            obj = _read_legacy(path, source)
+        elif tarfile.is_tarfile(path):
+            raise SRError(f"{source} uses the tar format of PyTorch < 0.4, which is unsupported; {RESAVE}")
+        else:
+            raise SRError(f"{source} is neither a zip nor a legacy PyTorch checkpoint; is it a .pth file?")
+    return obj if keep_modules else flatten_modules(obj, source)

@@ -16,8 +16,7 @@ evaluates with BasicSR, which scores Set14 ``bridge.png`` as the Y of its replic
 import argparse
 import os
 
-from . import models
-from .checkpoint import load_weights
+from .checkpoint import check_writable, model_for_weights
 from .convert import convert
 from .errors import SRError, cli_main
 from .evaluate import evaluate, protocol_line
@@ -79,11 +78,11 @@ def reproduce(weights_dir, data_dir, *, checkpoints=None, sets=None, cache_dir="
     if not wanted:
         raise SRError(f"no benchmark set ({', '.join(SETS)}) in {data_dir}; pass the folder that holds Set5/HR ...")
     set_dirs = [os.path.join(data_dir, s) for s in wanted]
+    check_writable(cache_dir, "--cache folder", folder=True)  # converted weights go there: check before the work
     rows = []
     for stem, pth in found.items():
         name, scale, gray = CHECKPOINTS[stem]
-        model = load_weights(models.create(name, scale=scale), _converted(pth, stem, name, scale, cache_dir))
-        model.eval()
+        model = model_for_weights(name, scale, _converted(pth, stem, name, scale, cache_dir))
         results = evaluate(model, scale, set_dirs, gray=gray, progress=progress)
         p = results["protocol"]
         # One protocol line for the whole table: the model and scale are in the row.
@@ -122,6 +121,8 @@ def main(argv=None):
     ap.add_argument("--out", metavar="F.json", help="also write the rows as JSON")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     a = ap.parse_args(argv)
+    if a.out:
+        check_writable(a.out, "--out file")  # before minutes of evaluation, not after
     rows = reproduce(a.weights_dir, a.data, checkpoints=a.checkpoints, sets=a.sets, cache_dir=a.cache,
                      progress=not a.quiet)
     print(format_report(rows))

@@ -44,6 +44,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -55,7 +56,7 @@ if __name__ == "__main__" and not __package__:
     __package__ = "paddle_sr"
 
 from . import configs, losses, models  # noqa: E402
-from .checkpoint import atomic_save, check_state_dict, read_state_dict  # noqa: E402
+from .checkpoint import atomic_save, atomic_write, check_state_dict, check_writable, read_state_dict  # noqa: E402
 from .errors import SRError, cli_main  # noqa: E402
 from .models.esrgan import VGGStyleDiscriminator  # noqa: E402
 from .models.srresnet import SRGANDiscriminator  # noqa: E402
@@ -70,18 +71,13 @@ IDENTITY_KEYS = ("model", "model_kwargs", "scale")
 # ------------------------------------------------------------------------------------------------
 
 def pick_device(name):
-    """'auto' -> GPU when Paddle is built with CUDA and sees one, else CPU; sets and returns it."""
-    if name == "auto":
-        name = "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
-    if name.startswith("gpu") and not paddle.is_compiled_with_cuda():
-        raise SRError(f"--device={name} but this Paddle is a CPU build; install paddlepaddle-gpu or use --device=cpu")
-    if name.startswith("gpu") and paddle.distributed.get_world_size() > 1:
+    """'auto' -> GPU when Paddle is built with CUDA and sees one, else CPU (``engine.use_device``); under the
+    distributed launcher each rank takes its own GPU. Sets and returns the device."""
+    from .engine import use_device
+
+    if name != "cpu" and paddle.distributed.get_world_size() > 1 and paddle.is_compiled_with_cuda():
         name = f"gpu:{paddle.distributed.ParallelEnv().dev_id}"
-    try:
-        paddle.set_device(name)
-    except (ValueError, RuntimeError) as e:
-        raise SRError(f"cannot use device {name!r} ({e}); use auto, cpu, gpu or gpu:N") from None
-    return name
+    return use_device(name)
 
 
 def build_model(cfg):
@@ -527,10 +523,8 @@ def _train(cfg, signals):
 
     writer = bicubic = None
     if main_rank:
-        os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "config.json.tmp"), "w") as f:
-            f.write(configs.to_json(cfg))
-        os.replace(os.path.join(run_dir, "config.json.tmp"), os.path.join(run_dir, "config.json"))
+        check_writable(run_dir, "run folder", folder=True)  # a full or read-only disk fails before training
+        atomic_write(os.path.join(run_dir, "config.json"), lambda tmp: Path(tmp).write_text(configs.to_json(cfg)))
         from visualdl import LogWriter
         writer = LogWriter(logdir=os.path.join(run_dir, "vdl"))
         bicubic = bicubic_scores(val_sets, cfg.scale)

@@ -10,7 +10,6 @@ or RGBA file works; the figure is built without pyplot (no global state, no disp
 shown inline only inside a notebook.
 """
 import os
-import tempfile
 
 import numpy as np
 
@@ -24,22 +23,35 @@ def _sr_to_uint8(sr):
 
 
 def _as_model(title, m, scale):
-    """An nn.Layer, a ``(name, scale, weights)`` tuple, or a weights path whose dict key is the model name."""
+    """An nn.Layer, a ``(name, scale, weights)`` tuple, or a weights path whose dict key is the model name.
+
+    Weights inside a training run folder (``output/<run>/Best.pdparams``) rebuild the run's model
+    from its ``config.json`` (``checkpoint.model_for_weights``): the demo's small RDN, say, not the
+    registry's default RDN; such a path needs no model name as its title.
+    """
     import paddle
 
     from . import models
-    from .checkpoint import load_weights
+    from .checkpoint import model_for_weights, run_config
 
     if isinstance(m, paddle.nn.Layer):
         model = m
     elif isinstance(m, (tuple, list)) and len(m) == 3:
         name, mscale, path = m
-        model = load_weights(models.create(name, scale=mscale), path)
+        model = model_for_weights(name, mscale, path)
     elif isinstance(m, (str, os.PathLike)):
-        if title not in models.names():
+        cfg = run_config(m) or {}
+        name = cfg.get("model") or (title if title in models.names() else None)
+        if name is None:
             raise SRError(f"cannot tell which model {os.fspath(m)} holds: use the model name as the title "
                           f"({', '.join(models.names())}) or pass (name, scale, path)")
-        model = load_weights(models.create(title, scale=scale), m)
+        if cfg.get("model") and title in models.names() and title != cfg["model"]:
+            raise SRError(f"{os.fspath(m)} was trained as model {cfg['model']!r} (its run's config.json), not "
+                          f"{title!r}; use {cfg['model']!r} or another title")
+        if cfg.get("model") and models.scales(name) is not None and cfg.get("scale") != scale:
+            raise SRError(f"{os.fspath(m)} was trained for x{cfg.get('scale')} (its run's config.json) but the "
+                          f"figure is x{scale}; pass scale={cfg.get('scale')}")
+        model = model_for_weights(name, scale, m)
     else:
         raise SRError(f"model {title!r}: expected an nn.Layer, a (name, scale, weights_path) tuple or a "
                       f".pdparams path, got {type(m).__name__}")
@@ -138,18 +150,9 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
             zoom.set_ylim(top + ch, top)
             zoom.set_axis_off()
     if save is not None:
-        save = os.fspath(save)
-        folder = os.path.dirname(os.path.abspath(save))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format="png", dpi=100)
-            os.replace(tmp, save)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        from .checkpoint import atomic_write
+
+        atomic_write(save, lambda tmp: fig.savefig(tmp, format="png", dpi=100), ".png")
     if show if show is not None else _in_notebook():
         from IPython.display import display
         display(fig)

@@ -1,4 +1,5 @@
 """Atomic weight files and the clear errors of loading a file that does not fit."""
+import json
 import os
 import stat
 
@@ -46,3 +47,56 @@ def test_load_weights_names_missing_torn_and_mismatched_files(tmp_path):
     paddle.save(create("rdn", scale=4, **TINY).state_dict(), str(x4))
     with pytest.raises(SRError, match=r"does not fit model 'rdn' x2.*(missing|shape)"):
         checkpoint.load_weights(model, x4)
+
+
+def test_json_gets_umask_permissions_and_a_folder_in_the_way_is_named(tmp_path):
+    old = os.umask(0o027)
+    try:
+        checkpoint.atomic_write_json({"a": 1}, tmp_path / "r.json")
+        assert stat.S_IMODE(os.stat(tmp_path / "r.json").st_mode) == 0o640  # not mkstemp's 0600
+    finally:
+        os.umask(old)
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(SRError, match="is an existing folder; name the file"):
+        checkpoint.atomic_save({"w": paddle.ones([1])}, tmp_path / "taken")
+    assert sorted(os.listdir(tmp_path)) == ["r.json", "taken"]
+
+
+def test_check_writable_before_the_work(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    checkpoint.check_writable(tmp_path / "new" / "deeper", folder=True)  # may not exist yet
+    checkpoint.check_writable(tmp_path / "new" / "r.json")
+    assert sorted(os.listdir(tmp_path)) == ["plain"]  # the probe leaves nothing behind, creates no folder
+    with pytest.raises(SRError, match=r"cannot write --out folder .*plain/out: .*plain is a file"):
+        checkpoint.check_writable(plain / "out", "--out folder", folder=True)
+    with pytest.raises(SRError, match="is an existing file, not a folder"):
+        checkpoint.check_writable(plain, "--out folder", folder=True)
+    with pytest.raises(SRError, match="is an existing folder; name the file"):
+        checkpoint.check_writable(tmp_path, "--out file")
+    if os.geteuid() != 0:  # root ignores permission bits
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        try:
+            with pytest.raises(SRError, match="cannot write .*Permission denied"):
+                checkpoint.check_writable(ro / "out", folder=True)
+        finally:
+            ro.chmod(0o700)
+
+
+def test_model_for_weights_explicit_kwargs_and_arbitrary_scale_runs(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    enc = dict(num_features=8, num_blocks=1, num_layers=1, growth_rate=4)
+    kwargs = dict(encoder_kwargs=enc, hidden_list=(8,))
+    checkpoint.atomic_save(create("liif", scale=4, **kwargs).state_dict(), run / "Best.pdparams")
+    (run / "config.json").write_text(json.dumps({"model": "liif", "scale": 4, "model_kwargs": kwargs}))
+    # LIIF does not depend on the scale: its run's x4 weights render at x2.5 too
+    assert checkpoint.model_for_weights("liif", 2.5, run / "Best.pdparams").sr_scale == 2.5
+    bare = tmp_path / "rdn.pdparams"
+    checkpoint.atomic_save(create("rdn", scale=2, **TINY).state_dict(), bare)
+    model = checkpoint.model_for_weights("rdn", 2, bare, model_kwargs=TINY)  # --arg KEY=VALUE of export
+    assert model.SFENet1.weight.shape[0] == 8 and not model.training
+    with pytest.raises(SRError, match="does not accept the arguments"):
+        checkpoint.model_for_weights("rdn", 2, bare, model_kwargs=dict(TINY, no_such_argument=1))

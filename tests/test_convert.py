@@ -289,3 +289,37 @@ def test_swinir_official_layout_drops_attn_mask_and_matches(tmp_path):
     got = (_suite_output(model, x * 255) / 255)  # through the suite entry point, on [0, 1]
     assert ref.shape == got.shape == (1, 3, 24, 24) and np.abs(ref - 0.5).max() > 0.1
     assert np.abs(got - ref).max() * 255 < 1e-3
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_whole_pickled_vdsr_model_converts_without_torch(tmp_path, zip_format):
+    """twtygqyy/pytorch-vdsr saves ``{'epoch': 50, 'model': <Net>}`` (the module itself, not its state
+    dict). The converter rebuilds it as inert records (nothing imported or run), in a process where
+    torch cannot even be imported, and the Paddle port then computes what the PyTorch module does."""
+    torch.manual_seed(5)
+    official = classic_torch.VDSR(num_of_layer=3)
+    official.eval()
+    pth = tmp_path / "model_epoch_50.pth"
+    torch.save({"epoch": 50, "model": official}, pth, _use_new_zipfile_serialization=zip_format)
+    out = tmp_path / "vdsr.pdparams"
+    code = ("import runpy, sys; sys.modules['torch'] = None; "
+            "sys.argv = ['convert', '--model', 'vdsr', '--scale', '2', '--arg', 'num_layers=5', sys.argv[1], sys.argv[2]]; "
+            "runpy.run_module('paddle_sr.convert', run_name='__main__'); "
+            "assert not [m for m in sys.modules if m.startswith('tests.reference') or m == 'reference.classic_torch']")
+    r = subprocess.run([sys.executable, "-c", code, str(pth), str(out)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    state = read_state_dict(out)
+    want = official.state_dict()
+    assert set(state) == set(want) | {"value_range"} and "residual_layer.2.conv.weight" in want
+    for k, v in want.items():
+        np.testing.assert_array_equal(state[k].numpy(), v.numpy(), err_msg=k)
+    model = load_weights(models.create("vdsr", scale=2, num_layers=5), out)
+    model.eval()
+    y = np.random.default_rng(5).uniform(0, 1, (1, 1, 20, 20)).astype("float32")
+    with torch.no_grad():
+        ref = official(torch.from_numpy(y)).numpy()
+    with paddle.no_grad():
+        got = model.forward_y(paddle.to_tensor(y)).numpy()
+    assert np.abs(ref - y).max() > 0.01
+    assert np.abs(got - ref).max() * 255 < 1e-3

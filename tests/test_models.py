@@ -20,6 +20,10 @@ OFFICIAL_COUNTS = {
     ("swinir_light", 2): 910_152, ("swinir_light", 3): 918_267, ("swinir_light", 4): 929_628,
     ("ignn", 2): 47_152_233, ("ignn", 3): 50_102_633, ("ignn", 4): 49_512_553,  # = the official class
     ("san", 2): 15_712_800, ("san", 3): 15_897_440, ("san", 4): 15_860_512, ("san", 8): 16_008_224,
+    ("imdn", 2): 694_404, ("imdn", 3): 703_059, ("imdn", 4): 715_176,
+    # the official multi-scale class (all three upsamplers + frozen mean shifts) at every scale
+    ("carn", 2): 1_591_963, ("carn", 4): 1_591_963, ("carn_m", 2): 414_811, ("carn_m", 3): 414_811,
+    ("carn_m", 4): 414_811,
 }
 ARBITRARY_SCALES = (2, 2.5, 4)  # what an arbitrary-scale model (scales() is None) is tested at
 # Reduced depth/width for the models whose full size costs tens of seconds per CPU forward/backward at

@@ -145,3 +145,26 @@ def test_liif_engine_inference_fixed_scale(tmp_path):
     with pytest.raises(SRError, match="--engine eager"):
         main(["--model", "liif_edsr_baseline", "--weights", "w", "--size", "20x20", str(tmp_path / "a.png"),
               "--out", str(tmp_path / "o"), "--engine", "inference"])
+
+
+def test_tile_overlap_default_and_max_memory_are_passed_through(tmp_path, rlfn_weights):
+    """--tile-overlap defaults to the model's own (None); --max-memory MB reaches super_resolve."""
+    import inspect
+
+    from paddle_sr.inference import super_resolve as sr_fn
+
+    folder, _ = _inputs(tmp_path)
+    base = ["--model", "rlfn_s", "--weights", str(rlfn_weights), "--scale", "2", str(folder / "rgb.png"), "--quiet"]
+    main(base + ["--out", str(tmp_path / "whole")])
+    main(base + ["--out", str(tmp_path / "tiled"), "--tile", "8"])  # no --tile-overlap: the default
+    whole, tiled = (np.asarray(Image.open(tmp_path / d / "rgb_x2.png")).astype(int) for d in ("whole", "tiled"))
+    assert whole.shape == tiled.shape and np.abs(whole - tiled).mean() < 0.5
+    if "max_memory_mb" in inspect.signature(sr_fn).parameters:
+        main(base + ["--out", str(tmp_path / "mem"), "--max-memory", "64"])
+        assert np.abs(np.asarray(Image.open(tmp_path / "mem" / "rgb_x2.png")).astype(int) - whole).mean() < 0.5
+    else:
+        with pytest.raises(SRError, match="--max-memory"):
+            main(base + ["--out", str(tmp_path / "mem"), "--max-memory", "64"])
+    with pytest.raises(SRError, match="--tile-overlap must be >= 0"):
+        main(base + ["--out", str(tmp_path / "bad"), "--tile", "8", "--tile-overlap", "-1"])
+    assert not (tmp_path / "bad").exists()

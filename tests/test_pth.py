@@ -127,11 +127,147 @@ def test_malicious_plain_pickle_is_refused_and_not_executed(tmp_path, legacy_hea
     assert not marker.exists()
 
 
-def test_whole_model_pickle_is_refused_naming_the_class(tmp_path):
-    path = tmp_path / "model.pth"
-    torch.save(torch.nn.Conv2d(1, 1, 1), path)
-    with pytest.raises(SRError, match=r"torch\.nn\.modules\.conv\.Conv2d.*state_dict"):
+class TinyBlock(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(c)
+        self.relu = torch.nn.ReLU(inplace=True)
+
+
+class TinyNet(torch.nn.Module):
+    """pytorch-vdsr style: nested Sequential of blocks, BatchNorm buffers, a None bias, buffers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.residual_layer = torch.nn.Sequential(TinyBlock(4), torch.nn.Sequential(TinyBlock(4), torch.nn.PReLU(4)))
+        self.up = torch.nn.Sequential(torch.nn.Conv2d(4, 16, 1), torch.nn.PixelShuffle(2), torch.nn.Upsample(scale_factor=2))
+        self.head = torch.nn.Linear(4, 2)
+        self.register_buffer("mean", torch.tensor([0.4488, 0.4371, 0.4040]))
+        self.register_buffer("scratch", torch.ones(2), persistent=False)  # not in state_dict()
+        self.register_buffer("nothing", None)
+        self.register_parameter("unused", None)
+        self.act = torch.nn.functional.relu  # a function reference kept as data, never called
+        self.dtype_note = torch.float32
+
+
+def _tiny_net():
+    torch.manual_seed(0)
+    net = TinyNet()
+    for m in net.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.num_batches_tracked.fill_(7)
+    return net
+
+
+_READ_IN_SUBPROCESS = """
+import sys, numpy as np
+from paddle_sr.pth import read_pth
+got = read_pth(sys.argv[1])
+assert "torch" not in sys.modules, "the reader imported torch"
+assert not [m for m in sys.modules if "test_pth" in m], "the reader imported the pickled class's module"
+sd = got["model"] if "model" in got else got
+np.savez(sys.argv[2], epoch=got.get("epoch", -1), keys=np.array(list(sd)), **{f"v{i}": v for i, v in enumerate(sd.values())})
+"""
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+@pytest.mark.parametrize("wrapped", [True, False], ids=["epoch-model-dict", "bare-module"])
+def test_whole_pickled_model_reads_as_its_state_dict_without_torch(tmp_path, zip_format, wrapped):
+    import subprocess
+    import sys
+    net = _tiny_net()
+    path = tmp_path / "model_epoch_1.pth"
+    torch.save({"epoch": 1, "model": net} if wrapped else net, path, _use_new_zipfile_serialization=zip_format)
+    out = tmp_path / "got.npz"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", _READ_IN_SUBPROCESS, str(path), str(out)], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = np.load(out)
+    want = net.state_dict()
+    assert "scratch" not in want and "residual_layer.1.0.bn.running_var" in want  # premise
+    assert list(got["keys"]) == list(want)  # same names, same order
+    for i, (k, v) in enumerate(want.items()):
+        np.testing.assert_array_equal(got[f"v{i}"], v.numpy(), err_msg=k)
+        assert got[f"v{i}"].dtype == v.numpy().dtype, k
+    assert int(got["epoch"]) == (1 if wrapped else -1)
+
+
+def test_whole_pickled_model_as_records(tmp_path):
+    from paddle_sr.pth import PickledObject, PickledReference
+    path = tmp_path / "m.pth"
+    net = _tiny_net()
+    torch.save(net, path)
+    rec = read_pth(path, keep_modules=True)
+    assert isinstance(rec, PickledObject) and rec.is_module and rec.qualname.endswith("TinyNet")
+    conv = rec.state["_modules"]["conv1"]
+    assert conv.qualname == "torch.nn.modules.conv.Conv2d" and conv.state["kernel_size"] == (3, 3)
+    np.testing.assert_array_equal(conv.state["_parameters"]["weight"], net.conv1.weight.detach().numpy())
+    assert isinstance(rec.state["act"], PickledReference)  # inert: only the name
+    assert "torch.float32" in repr(rec.state["dtype_note"])
+
+
+# ---- pickles that would run code: refused, in both file formats, and nothing runs ---------------------
+def _global_call(module, name, *args):
+    """Protocol-2 opcodes for ``module.name(*args)`` (GLOBAL + args tuple + REDUCE)."""
+    return b"c" + f"{module}\n{name}\n".encode() + pickle.dumps(args, protocol=2)[2:-1] + b"R"
+
+
+def _module_with(payload):
+    """A whole-module-looking pickle (NEWOBJ of a model class + BUILD) whose state hides ``payload``."""
+    return (b"\x80\x02}(X\x05\x00\x00\x00epochK\x01X\x05\x00\x00\x00model"
+            b"cmodel\nNet\n)\x81}(X\x0b\x00\x00\x00_parameters}X\x08\x00\x00\x00_modules}"
+            b"X\x04\x00\x00\x00evil" + payload + b"ubu.")
+
+
+def _payloads(marker):
+    cmd = f"touch {marker}"
+    return {
+        "posix.system": b"\x80\x02" + _global_call("posix", "system", cmd) + b".",
+        "os.system": b"\x80\x02" + _global_call("os", "system", cmd) + b".",
+        "builtins.eval": b"\x80\x02" + _global_call("builtins", "eval", f"__import__('os').system({cmd!r})") + b".",
+        "__builtin__.eval": b"\x80\x02" + _global_call("__builtin__", "eval", f"__import__('os').system({cmd!r})") + b".",
+        "subprocess.check_call": b"\x80\x02" + _global_call("subprocess", "check_call", ["touch", str(marker)]) + b".",
+        "builtins.getattr": b"\x80\x02" + _global_call("builtins", "getattr", "x", "upper") + b".",
+        "INST os.system": f"(S'{cmd}'\nios\nsystem\n.".encode(),
+        "module state calls os.system": _module_with(_global_call("os", "system", cmd)),
+        "module state calls a torch function": _module_with(_global_call("torch.hub", "load", "x/y", "z")),
+        "legacy module id with a non-class": b"\x80\x02(X\x06\x00\x00\x00module" + _global_call("os", "system", cmd)
+                                             + b"NNtQ)\x81.",
+    }
+
+
+MALICIOUS = sorted(_payloads("m"))
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+@pytest.mark.parametrize("kind", MALICIOUS)
+def test_code_running_pickles_are_refused_and_not_executed(tmp_path, fmt, kind):
+    marker = tmp_path / "pwned"
+    payload = _payloads(marker)[kind]
+    if kind in ("posix.system", "os.system", "builtins.eval", "INST os.system"):
+        proof = tmp_path / "proof"  # premise: plain pickle really runs it
+        pickle.loads(_payloads(proof)[kind])
+        assert proof.exists()
+    path = tmp_path / "evil.pth"
+    if fmt == "zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("archive/data.pkl", payload)
+            zf.writestr("archive/version", "3\n")
+    else:
+        info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+        header = b"".join(pickle.dumps(o, protocol=2) for o in (0x1950A86A20F9469CFC6C, 1001, info))
+        path.write_bytes(header + payload)
+    with pytest.raises(SRError) as e:
         read_pth(path)
+    assert "refused" in str(e.value)
+    name = kind.split()[-1] if "." in kind.split()[-1] else ("torch.hub.load" if "torch" in kind else "system")
+    assert name.replace("__builtin__", "builtins") in str(e.value)
+    assert not marker.exists()
 
 
 def _forged(path, size, stride, offset, numel):

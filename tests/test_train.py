@@ -42,6 +42,10 @@ TINY_MODELS = {
     "swinir_light": dict(embed_dim=12, depths=[2], num_heads=[3]),
     "san": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
     "ignn": dict(n_resblocks=1, n_feats=8),  # vgg_weights left out: a random frozen VGG, no download
+    # issue 12; IMDN's CCA squeezes nf // 16 channels, so nf >= 16
+    "imdn": dict(nf=16, num_modules=1),
+    "carn": dict(n_feats=8),
+    "carn_m": dict(n_feats=8),
 }
 
 

@@ -2,6 +2,7 @@
 import argparse
 import sys
 
+from ..errors import SRError, cli_main
 from . import count_parameters, create, names, scales
 
 ARBITRARY = (2, 3, 4)  # scales shown for arbitrary-scale models (the count does not depend on it)
@@ -13,10 +14,14 @@ def _title(doc):
     return first.split(" (")[0]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m paddle_sr.models", description=__doc__)
     ap.add_argument("models", nargs="*", help="model names (default: all registered)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    unknown = [n for n in args.models if n not in names()]
+    if unknown:  # before the table: no half-printed output
+        raise SRError(f"unknown model{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                      f"known models: {', '.join(names())}")
     print("| name | paper | scales | parameters |")
     print("|---|---|---|---|")
     for name in args.models or names():
@@ -32,4 +37,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli_main(main)
