@@ -150,6 +150,8 @@ def run_config(weights):
     """The resolved recipe (``config.json``) of the training run a weights file lies in, or None."""
     import json
 
+    if str(weights) == "official" or str(weights).startswith("official:"):
+        return None  # the authors' released weights (paddle_sr.pretrained), not a file in a run folder
     path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(weights))), "config.json")
     if not os.path.isfile(path):
         return None
@@ -166,9 +168,18 @@ def model_for_weights(name, scale, weights, config=None, model_kwargs=None):
     (a run's resolved recipe) overrides the look-up beside the file; ``model_kwargs`` (``--arg
     KEY=VALUE``) are constructor arguments given explicitly, on top of the run's. An
     arbitrary-scale model (LIIF) does not depend on the scale, so any ``scale`` fits its run.
+    ``weights='official'`` (or ``'official:ID'``) takes the authors' released checkpoint
+    (``paddle_sr.pretrained``: downloaded once, verified, converted and cached).
     """
     from .models import create, scales
 
+    if isinstance(weights, str) and (weights == "official" or weights.startswith("official:")):
+        if model_kwargs:
+            raise SRError(f"--weights {weights} are the authors' released weights of the default {name}; "
+                          f"drop --arg {model_kwargs}")
+        model = create(name, scale=scale, pretrained=True if weights == "official" else weights.split(":", 1)[1])
+        model.eval()
+        return model
     cfg = config if config is not None else (run_config(weights) or {})
     kwargs = {}
     if cfg.get("model"):

@@ -45,13 +45,14 @@ def resolve_set(path):
 
 
 def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=None, float_output=False, engine="eager", max_memory_mb=None):
+             tile=None, tile_overlap=None, float_output=False, engine="eager", max_memory_mb=None, lr_float=False):
     """The evaluation protocol as a dict (stored in the results next to the numbers).
 
     ``tile_overlap`` None: the model's own default overlap (``paddle_sr.inference``)."""
     return {"model": model_name, "scale": scale,
             "hr": f"top-left modcrop to a multiple of {scale}",
-            "lr": f"MATLAB bicubic imresize(hr, 1/{scale}) (antialiased cubic a=-0.5)",
+            "lr": f"MATLAB bicubic imresize(hr, 1/{scale}) (antialiased cubic a=-0.5)"
+                  + (", double, not rounded" if lr_float else ""),
             "sr": "clipped to [0,255], float" if float_output else "clipped and rounded to uint8",
             "channel": "Y (BT.601, 16-235)" if y_channel else "RGB",
             "crop_border": scale if crop_border is None else int(crop_border),
@@ -67,7 +68,8 @@ def protocol_line(p):
              if p["tile"] else "") + \
             (f" | max memory {p['max_memory_mb']} MB" if p.get("max_memory_mb") else "") + \
             (f" | engine {p['engine']}" if p.get("engine", "eager") != "eager" else "")
-    return (f"{p['model']} x{p['scale']} | HR modcrop, LR MATLAB bicubic | SR {p['sr']} | "
+    lr = "LR MATLAB bicubic" + (" (double, not rounded)" if "not rounded" in p.get("lr", "") else "")
+    return (f"{p['model']} x{p['scale']} | HR modcrop, {lr} | SR {p['sr']} | "
             f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
 
 
@@ -103,10 +105,13 @@ def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):
 
 
 def _super_resolve(model, lr, scale, opts):
-    """uint8 LR -> SR on [0, 255]: uint8, or float64 when ``float_output``."""
+    """LR on [0, 255] (uint8, or float64 with ``lr_float``) -> SR on [0, 255]: uint8, or float64 when
+    ``float_output``."""
     if model is None:
         if opts["float_output"]:
             return np.clip(imresize(lr.astype(np.float64), scale), 0, 255)
+        if lr.dtype != np.uint8:  # double LR: round once at the end, half away from zero as MATLAB's im2uint8
+            return np.clip(np.floor(imresize(lr, scale) + 0.5), 0, 255).astype(np.uint8)
         return imresize(lr, scale)
     from .inference import super_resolve
     sr = super_resolve(model, lr, scale, self_ensemble=opts["self_ensemble"],
@@ -118,8 +123,11 @@ def _super_resolve(model, lr, scale, opts):
 
 def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
              tile=None, tile_overlap=None, save_dir=None, float_output=False, progress=True, engine="eager",
-             max_memory_mb=None):
+             max_memory_mb=None, lr_float=False):
     """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
+
+    ``lr_float``: the LR is MATLAB ``imresize`` of the double image, not rounded to uint8 (the test code
+    of the MATLAB-era Y-channel models, e.g. LapSRN's ``test_LapSRN.m``).
 
     ``engine='inference'`` exports the model and runs it with Paddle Inference (``paddle_sr.engine``;
     oneDNN on CPU, within about 2e-3 of eager on the 0-255 scale); tiles and self-ensemble go through it.
@@ -177,7 +185,7 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
             if min(hr.shape[:2]) < scale or min(hr.shape[:2]) - 2 * crop < 11:
                 raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is too small for x{scale} with a "
                               f"{crop}-pixel border; remove it from the set")
-            lr = imresize(hr, 1.0 / scale)
+            lr = imresize(hr.astype(np.float64) if lr_float else hr, 1.0 / scale)
             sr = _super_resolve(model, lr, scale, opts)
             if sr.shape != hr.shape:
                 raise SRError(f"SR of {path} is {sr.shape[1]}x{sr.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}; "
@@ -191,7 +199,8 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
                         "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
     results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
                                    self_ensemble=self_ensemble, tile=tile, tile_overlap=recorded_overlap,
-                                   float_output=float_output, engine=engine, max_memory_mb=max_memory_mb)
+                                   float_output=float_output, engine=engine, max_memory_mb=max_memory_mb,
+                                   lr_float=lr_float)
     return results
 
 
@@ -224,7 +233,8 @@ def main(argv=None):
                                  description="PSNR/SSIM of a model (or bicubic) on benchmark sets, by the SR protocol.")
     ap.add_argument("--model", required=True, help="registered model name, or 'bicubic'")
     ap.add_argument("--scale", required=True, type=int)
-    ap.add_argument("--weights", help=".pdparams file (converted official checkpoints carry their value range)")
+    ap.add_argument("--weights", help=".pdparams file (converted official checkpoints carry their value range), "
+                                      "or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     ap.add_argument("--data", required=True, nargs="+", metavar="DIR", help="set folders (or their HR subfolders)")
     ap.add_argument("--out", metavar="F.json", help="write the results as JSON")
     ap.add_argument("--save-images", metavar="DIR", help="save SR PNGs to DIR/<set>/<image>.png")

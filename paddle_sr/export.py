@@ -76,8 +76,8 @@ def main(argv=None):
                                                  f"(default: the run's, for weights inside a training run folder)")
     p.add_argument("--scale", type=float, default=None,
                    help="upscaling factor (default: the run's for weights inside a run folder, else 4)")
-    p.add_argument("--weights", required=True, help=".pdparams to export (official weights: convert them first); "
-                                                    "inside a run folder its config.json rebuilds the model")
+    p.add_argument("--weights", required=True, help=".pdparams to export (inside a run folder its config.json "
+                                                    "rebuilds the model), or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg num_features=16")
     p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")

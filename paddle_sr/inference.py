@@ -14,11 +14,37 @@ edges sit on multiples of ``p = in / gcd(in, out)`` LR pixels (p = 2 for x2.5 on
 Where that would make tiles larger than ``tile`` (an output size with no common factor, say) and the
 model can be queried at coordinates (LIIF's ``gen_feat`` / ``query_rgb``), tiles are cut on the pixel
 grid and each tile's encoder features are queried at the whole image's output pixel centres.
+
+Automatic tiling (``tile=None``): one probe forward at 32x32 LR with hooks on every layer, cached
+per model instance, records the largest im2col buffer of any conv call per LR pixel (Paddle 3.0.0's
+CPU conv crashes once one call's ``Cin/groups * kh * kw * Hout * Wout`` passes 2^31; kept under
+``IM2COL_LIMIT`` = 2^30) and the peak of live layer tensors (counted twice) plus that buffer, per LR
+pixel. The whole image runs at once (bit-identical to untiled) when both fit, else the largest
+tile whose windows fit: the im2col limit and ``memory_budget_mb`` (2048 MB, ``max_memory_mb`` or
+``$PADDLE_SR_MAX_MEMORY_MB``, at most half of MemAvailable). SRResNet x4 (full, 64 * 81 * 16 =
+82,944 im2col elements per LR pixel) on 200x200: 79x79-pixel windows, EDSR-baseline x4 on 1000x700:
+215x215 (``benchmarks/inference_memory.py``). ``plan_tile`` returns that choice.
+
+Default overlap (``tile_overlap=None``): ``default_overlap`` pokes one LR pixel of a smooth 48x48
+image and takes twice the LR radius where the output moves by more than 0.02 grey levels, plus 2
+(50 = reaches the probe's edge). Measured with reduced random models on a Set14 crop (40x36 LR, x2,
+output rescaled to the image range; ``tests/test_inference.py``), tiles of 8 and 16: every registered
+model within 1 grey level of the whole image (uint8). Not reachable: RLFN's ESA resizes its pooled
+attention map to the input size, so the map's alignment depends on the tile's size and position,
+not only on context. Official weights, x4, Set14 barbara (144x180 LR), tiles 48/64 with the default
+overlap 50: RLFN up to 25/30 grey levels (1.7 % / 1.2 % of values off by more than 1), RLFN_ntire
+up to 12/10 (0.5 % / 0.7 %). Auto-tiling only tiles RLFN above about 0.37 MP LR at the 2 GiB budget.
+
+Too small: an image (or explicit tile) with a side under the model's minimum (``min_side``: RLFN 11,
+SwinIR 4, the bicubic pre-upsampling models 2, found by tiny forwards) is an ``SRError``.
 """
 import math
+import os
+import weakref
 
 import numpy as np
 import paddle
+import paddle.nn as nn
 
 from .data import to_tensor_range
 from .errors import SRError
@@ -112,8 +138,205 @@ def _query_runner(model, lr_hw, out_hw, bsize=30000):
     return run
 
 
-def _sr_tiled(model, x, out_hw, tile, overlap, batch_size):
-    """x: 3xHxW float32 host array -> 3xH'xW' float32 host array."""
+# --- Automatic tiling: per-model facts from one probe forward, cached per model instance. ---
+
+IM2COL_LIMIT = 2 ** 30  # elements in one conv's im2col buffer: Paddle 3.0.0's CPU conv overflows at 2^31
+DEFAULT_MAX_MEMORY_MB = 2048  # estimated working memory of one device call, unless told otherwise
+_PROBE = 32  # LR side of the probe forward
+_facts_cache = weakref.WeakKeyDictionary()
+
+
+class _Facts:
+    """What one probe forward at ``_PROBE`` x ``_PROBE`` LR pixels says about ``model``."""
+    col_per_px = 0.0  # largest im2col buffer of one conv call, elements per LR pixel
+    bytes_per_px = 0.0  # estimated peak working memory, bytes per LR pixel
+    min_side = None  # smallest LR side the model takes (found on demand)
+    overlap = None  # (weights fingerprint, default overlap)
+
+
+def _probe_run(model, side, scale):
+    x = paddle.zeros([1, 3, side, side])
+    if hasattr(model, "render"):
+        return model.render(x, (round(side * scale),) * 2)
+    return model(x)
+
+
+def _name(model):
+    return getattr(model, "sr_name", type(model).__name__)
+
+
+def _facts(model):
+    """Probe ``model`` once with hooks on its layers: im2col size of every conv and live activations."""
+    if not isinstance(model, nn.Layer):
+        return None  # an InferenceEngine: oneDNN has no im2col limit and cannot be probed
+    if model in _facts_cache:
+        return _facts_cache[model]
+    facts, live, peak = _Facts(), {}, [0.0]
+
+    def hook(layer, inputs, output):
+        col = 0
+        if isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose)):
+            kh, kw = layer.weight.shape[2:]
+            if isinstance(layer, nn.Conv2D):  # [Cin/groups * kh * kw, Hout * Wout] per group and image
+                col = layer.weight.shape[1] * kh * kw * output.shape[2] * output.shape[3]
+            else:  # transposed: [Cout/groups * kh * kw, Hin * Win]
+                col = layer.weight.shape[1] * kh * kw * inputs[0].shape[2] * inputs[0].shape[3]
+            facts.col_per_px = max(facts.col_per_px, col / _PROBE ** 2)
+        for t in list(inputs) + [output]:
+            if isinstance(t, paddle.Tensor) and id(t) not in live:
+                live[id(t)] = (weakref.ref(t), t.size * t.element_size())
+        for k in [k for k, (ref, _) in live.items() if ref() is None]:
+            del live[k]
+        peak[0] = max(peak[0], 2 * sum(b for _, b in live.values()) + 4 * col)
+
+    handles = [layer.register_forward_post_hook(hook) for layer in model.sublayers()]
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            sr = _probe_run(model, _PROBE, getattr(model, "sr_scale", None) or 2)
+            if hasattr(model, "gen_feat") and hasattr(model, "query_rgb"):  # LIIF unfolds its features 3x3
+                feat = model.gen_feat(paddle.zeros([1, 3, _PROBE, _PROBE]))
+                facts.col_per_px = max(facts.col_per_px, 9 * feat.shape[1])
+    finally:
+        for h in handles:
+            h.remove()
+        if was_training:
+            model.train()
+    # Tensors made by functional ops between layers (sums, concats) are not seen: the live layer
+    # tensors count twice (in the hook), plus the host copies of the output.
+    facts.bytes_per_px = (peak[0] + 2 * sr.size * 4) / _PROBE ** 2
+    _facts_cache[model] = facts
+    return facts
+
+
+def min_side(model):
+    """Smallest LR side (pixels) ``model`` takes, found by forwards on growing squares (cached)."""
+    facts = _facts(model)
+    if facts is None:
+        return 1
+    if facts.min_side is None:
+        # MATLAB bicubic pre-upsampling corrupts the heap at 1 pixel instead of raising: never try it.
+        side = 2 if any(type(m).__name__ == "MatlabBicubicUpsample" for m in model.sublayers()) else 1
+        with paddle.no_grad():
+            while side < _PROBE:
+                try:
+                    _probe_run(model, side, getattr(model, "sr_scale", None) or 2)
+                    break
+                except Exception:  # noqa: BLE001 - any failure of a tiny forward means "too small"
+                    side += 1
+        facts.min_side = side
+    return facts.min_side
+
+
+def _check_size(model, hw, what="image"):
+    if min(hw) < _PROBE and min(hw) < min_side(model):
+        n = min_side(model)
+        raise SRError(f"{what} {hw[0]}x{hw[1]} is smaller than {_name(model)} takes (at least {n}x{n} LR "
+                      f"pixels); upscale it first or use another model")
+
+
+def memory_budget_mb(max_memory_mb=None):
+    """Working memory allowed per device call (MB): ``max_memory_mb``, else ``$PADDLE_SR_MAX_MEMORY_MB``,
+    else ``DEFAULT_MAX_MEMORY_MB``; never more than half the memory available now."""
+    cap = max_memory_mb or os.environ.get("PADDLE_SR_MAX_MEMORY_MB") or DEFAULT_MAX_MEMORY_MB
+    try:
+        cap = float(cap)
+    except ValueError:
+        raise SRError(f"PADDLE_SR_MAX_MEMORY_MB must be a number of MB, got {cap!r}") from None
+    free = None
+    try:
+        if paddle.device.get_device().startswith("gpu"):
+            total = paddle.device.cuda.get_device_properties().total_memory
+            free = (total - paddle.device.cuda.memory_reserved()) / 2 ** 20
+        else:
+            with open("/proc/meminfo") as f:
+                free = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable:")) / 1024
+    except (OSError, StopIteration, ValueError, AttributeError, RuntimeError):
+        pass
+    return min(cap, free / 2) if free else cap
+
+
+def plan_tile(model, lr_hw, out_hw, max_memory_mb=None, tile_overlap=None, batch_size=1):
+    """LR tile core size for ``super_resolve`` with ``tile=None``, or None when the whole image fits.
+
+    Fits = every conv's im2col buffer under ``IM2COL_LIMIT`` elements and the estimated working
+    memory of ``batch_size`` tiles under ``memory_budget_mb(max_memory_mb)``.
+    """
+    return _plan(model, lr_hw, out_hw, max_memory_mb, tile_overlap, batch_size)[0]
+
+
+def _plan(model, lr_hw, out_hw, max_memory_mb, overlap, batch_size):
+    """(tile, overlap): the largest tile core whose windows fit; the overlap shrinks to a third of
+    the window where the model's default would leave no core."""
+    facts = _facts(model)
+    if facts is None:
+        return None, overlap
+    budget = memory_budget_mb(max_memory_mb) * 2 ** 20
+    extra = 16 * out_hw[0] * out_hw[1] / (lr_hw[0] * lr_hw[1]) if hasattr(model, "render") else 0  # query grid
+    per_px = max(facts.col_per_px / IM2COL_LIMIT, batch_size * (facts.bytes_per_px + extra) / budget)
+    if lr_hw[0] * lr_hw[1] * per_px <= 1:
+        return None, overlap
+    area = int(1 / per_px)  # LR pixels one window may have
+    ov = min(default_overlap(model) if overlap is None else overlap, math.isqrt(area) // 3)
+    lo, hi = 0, max(lr_hw)  # the largest core T whose windows min(T + 2 ov, side) fit
+    while lo < hi:
+        t = (lo + hi + 1) // 2
+        lo, hi = (t, hi) if min(t + 2 * ov, lr_hw[0]) * min(t + 2 * ov, lr_hw[1]) <= area else (lo, t - 1)
+    if lo < 1 or math.isqrt(area) < min_side(model):
+        raise SRError(f"{_name(model)} needs more than {budget / 2 ** 20:.0f} MB even for one small tile; "
+                      f"raise max_memory_mb / PADDLE_SR_MAX_MEMORY_MB")
+    return lo, ov
+
+
+def _fingerprint(model):
+    with paddle.no_grad():
+        return round(sum(float(p.abs().sum()) for p in model.parameters()), 3)
+
+
+def default_overlap(model, side=48):
+    """Tile overlap (LR pixels) for ``model``: twice the radius its output reacts to one LR pixel.
+
+    Probe: one pixel in the middle of a smooth ``side`` x ``side`` image is changed and the LR
+    distance of the farthest output pixel that moves by more than 0.02 grey levels (0-255) is the
+    radius (plus 1). Cached per model and weights. Models that react beyond the probe (global
+    pooling, attention) get the probe's limit.
+    """
+    facts = _facts(model)
+    if facts is None:
+        return 16
+    key = _fingerprint(model)
+    if facts.overlap is not None and facts.overlap[0] == key:
+        return facts.overlap[1]
+    scale = getattr(model, "sr_scale", None) or 2
+    low = np.random.RandomState(0).uniform(-0.7, 0.7, (1, 3, 6, 6)).astype(np.float32)
+    base = paddle.nn.functional.interpolate(paddle.to_tensor(low), size=[side, side], mode="bilinear",
+                                            align_corners=True).numpy().copy()
+    poked = base.copy()
+    c = side // 2
+    poked[0, :, c, c] = np.clip(poked[0, :, c, c] + 0.5, -1, 1)
+    outs = []
+    run = _runner(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            for x in (base, poked):
+                outs.append(run(paddle.to_tensor(x), (round(side * scale),) * 2).numpy().copy())
+    finally:
+        if was_training:
+            model.train()
+    moved = np.abs(outs[1] - outs[0]).max(axis=(0, 1)) * 127.5 > 0.02
+    ys, xs = np.nonzero(moved)
+    centre = (c + 0.5) * scale - 0.5
+    radius = max(np.abs(ys - centre).max(), np.abs(xs - centre).max()) / scale if len(ys) else 0
+    overlap = 2 * (min(math.ceil(radius), c) + 1)
+    facts.overlap = (key, overlap)
+    return overlap
+
+
+def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None):
+    """x: 3xHxW float32 host array -> 3xH'xW' float32 host array; ``progress(done, total)`` per call."""
     _, h, w = x.shape
     run = _runner(model)
     if tile is None:
@@ -126,6 +349,7 @@ def _sr_tiled(model, x, out_hw, tile, overlap, batch_size):
     xs = _axis_plan(w, out_hw[1], tile, overlap, align=not by_coords)
     if len(ys) == 1 and len(xs) == 1:
         return run(paddle.to_tensor(x[None]), out_hw)[0].numpy()
+    _check_size(model, (ys[0][1] - ys[0][0], xs[0][1] - xs[0][0]), what="tile")
     if by_coords:
         query, batch_size = _query_runner(model, (h, w), out_hw), 1  # window outputs differ in size
     out = np.zeros((x.shape[0],) + tuple(out_hw), np.float32)
@@ -142,50 +366,71 @@ def _sr_tiled(model, x, out_hw, tile, overlap, batch_size):
             wt = wy[:, None] * wx[None, :]
             out[:, oy0:oy1, ox0:ox1] += t * wt
             wsum[oy0:oy1, ox0:ox1] += wt
+        if progress is not None:
+            progress(i + len(chunk), len(boxes))
     return out / wsum
 
 
-def super_resolve(model, lr, scale, tile=None, tile_overlap=16, self_ensemble=False, batch_size=1, out_size=None):
-    """Super-resolve one HxWx3 uint8 image; returns H'xW'x3 float32 in [-1, 1] (not clipped).
+def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=False, batch_size=1, out_size=None,
+                  max_memory_mb=None, progress=None):
+    """Super-resolve one HxWx3 image on [0, 255]; returns H'xW'x3 float32 in [-1, 1] (not clipped).
 
     Args:
         model: a suite model (``forward(lr)`` on [-1, 1] NCHW, or ``render(lr, out_size)``).
-        lr: HxWx3 (or HxW gray) uint8 numpy array, kept on the host.
+        lr: HxWx3 (or HxW gray) numpy array on [0, 255], kept on the host: uint8, or float (an LR that
+            was never rounded, as the MATLAB-era test code makes it: ``evaluate(..., lr_float=True)``).
         scale: upscaling factor (non-integer only for arbitrary-scale models).
-        tile: LR tile core size in pixels, or None for the whole image at once.
-        tile_overlap: LR pixels of blending/context between tiles (see the module docstring).
+        tile: LR tile core size in pixels, or None: the whole image when it fits, else the largest
+            tile that fits (``plan_tile``).
+        tile_overlap: LR pixels of blending/context between tiles (see the module docstring); None:
+            ``default_overlap(model)``.
         self_ensemble: average the 8 flips/rotations (the papers' "+" rows), 8x the time.
         batch_size: tiles per device call.
         out_size: (H', W') instead of ``scale`` (arbitrary-scale models).
+        max_memory_mb: working-memory budget of one device call (``memory_budget_mb``).
+        progress: called as ``progress(done, total)`` after each tile batch (tiled runs only).
     """
     lr = np.asarray(lr)
     if lr.ndim == 2:
         lr = np.repeat(lr[:, :, None], 3, axis=2)
-    if lr.ndim != 3 or lr.shape[2] != 3 or lr.dtype != np.uint8:
-        raise TypeError(f"lr must be an HxWx3 uint8 array, got {lr.dtype} {lr.shape}")
-    if tile is not None and (int(tile) < 1 or tile_overlap < 0):
+    if lr.ndim != 3 or lr.shape[2] != 3 or not (lr.dtype == np.uint8 or np.issubdtype(lr.dtype, np.floating)):
+        raise TypeError(f"lr must be an HxWx3 uint8 (or float on [0, 255]) array, got {lr.dtype} {lr.shape}")
+    if (tile is not None and int(tile) < 1) or (tile_overlap is not None and tile_overlap < 0):
         raise SRError(f"--tile must be >= 1 and --tile-overlap >= 0, got {tile} and {tile_overlap}")
     if scale is None and out_size is None:
         raise SRError("give a scale or an output size (out_size) for super-resolution")
     built = getattr(model, "sr_scale", None)
     if built is not None and out_size is None and not hasattr(model, "render") and float(built) != float(scale):
-        raise SRError(f"model {getattr(model, 'sr_name', type(model).__name__)!r} was built for x{built}, asked for "
+        raise SRError(f"model {_name(model)!r} was built for x{built}, asked for "
                       f"x{scale}; pass --scale {built} or a model/weights made for x{scale}")
     out_hw = output_size(lr.shape[:2], scale, out_size)
     was_training = getattr(model, "training", False)
     model.eval()
     try:
+        _check_size(model, lr.shape[:2])
+        if tile is None:
+            tile, tile_overlap = _plan(model, lr.shape[:2], out_hw, max_memory_mb, tile_overlap, batch_size)
+        if tile is not None and tile_overlap is None:
+            tile_overlap = default_overlap(model)
+        steps = [(False, 0)] if not self_ensemble else ENSEMBLE
+        done = [0]
+
+        def step_progress(d, total):
+            if progress is not None:
+                progress(done[0] * total + d, len(steps) * total)
+
         with paddle.no_grad():
-            if not self_ensemble:
-                sr = _sr_tiled(model, to_tensor_range(lr), out_hw, tile, tile_overlap, batch_size)
-                return np.ascontiguousarray(sr.transpose(1, 2, 0))
-            acc = np.zeros(tuple(out_hw) + (3,), np.float64)
-            for flip, k in ENSEMBLE:
+            acc = None
+            for flip, k in steps:
                 t = np.rot90(lr[:, ::-1] if flip else lr, k)
                 hw = out_hw[::-1] if k % 2 else out_hw
-                y = _sr_tiled(model, to_tensor_range(np.ascontiguousarray(t)), hw, tile, tile_overlap, batch_size)
+                y = _sr_tiled(model, to_tensor_range(np.ascontiguousarray(t)), hw, tile, tile_overlap, batch_size,
+                              step_progress)
+                done[0] += 1
+                if not self_ensemble:
+                    return np.ascontiguousarray(y.transpose(1, 2, 0))
                 y = np.rot90(y.transpose(1, 2, 0), -k)
-                acc += y[:, ::-1] if flip else y
+                acc = (0 if acc is None else acc) + (y[:, ::-1] if flip else y).astype(np.float64)
             return (acc / len(ENSEMBLE)).astype(np.float32)
     finally:
         if was_training:

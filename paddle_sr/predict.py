@@ -190,7 +190,8 @@ def main(argv=None):
                                  description="Super-resolve image files or folders.")
     ap.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
     ap.add_argument("--model", required=True, help="registered model name")
-    ap.add_argument("--weights", required=True, help=".pdparams file")
+    ap.add_argument("--weights", required=True, help=".pdparams file, "
+                                                    "or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     ap.add_argument("--scale", type=float, default=None, help="upscaling factor (non-integer: arbitrary-scale models)")
     ap.add_argument("--size", default=None, metavar="WxH", help="output size instead of --scale (LIIF)")
     ap.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG results")

@@ -81,7 +81,9 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
             HR panel and no scores.
         models: ``{title: model}`` with model an ``nn.Layer``, a ``(name, scale, weights_path)``
             tuple, or a ``.pdparams`` path (e.g. ``Best.pdparams``) when the title is a registered
-            model name; a single ``nn.Layer`` is shown as ``'SR'``.
+            model name; a single ``nn.Layer`` is shown as ``'SR'``. The path may be ``'official'`` /
+            ``'official:ID'``: the authors' released weights (``paddle_sr.pretrained``), e.g.
+            ``{"RLFN": ("rlfn", 4, "official")}``.
         scale: SR factor; the scores ignore ``scale`` pixels at each border.
         crop: ``(top, left, height, width)`` in HR pixels: adds a row of zoomed crops and marks it.
         lr_panel: ``'nearest'`` (shows the LR pixels) or ``'bicubic'`` display interpolation of LR.

@@ -190,3 +190,27 @@ def test_the_cli_lists_the_table(tmp_path):
     ids = {line.split()[0] for line in lines[2:]}
     assert {"rlfn_x2", "rlfn_x4", "rlfn_s_x2", "rlfn_s_x4", "rlfn_ntire_x4"} <= ids
     assert np.all([e.sha256 and len(e.sha256) == 64 for e in pretrained.ENTRIES])
+
+
+def test_weights_official_in_the_command_line_tools(shared, tmp_path):
+    """evaluate / predict / export take --weights official (here from a local copy: no network)."""
+    env = dict(os.environ, PADDLE_SR_HOME=str(tmp_path / "home"), PADDLE_SR_WEIGHTS=str(shared / "weights"),
+               PADDLE_SR_MIRROR="http://127.0.0.1:9/none")
+    res = subprocess.run([sys.executable, "-m", "paddle_sr.evaluate", "--model", "rlfn", "--scale", "4", "--weights",
+                          "official", "--gray", "basicsr", "--quiet", "--data", str(shared / "benchmarks" / "Set5")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    row = [line.split() for line in res.stdout.splitlines() if line.startswith("Set5")][0]
+    assert abs(float(row[1]) - 32.24) < 0.01
+    photo = tmp_path / "p.png"
+    from PIL import Image
+    Image.fromarray((np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8)).save(photo)
+    res = subprocess.run([sys.executable, "-m", "paddle_sr.predict", "--model", "rlfn", "--scale", "4", "--weights",
+                          "official:rlfn_x4", "--quiet", str(photo), "--out", str(tmp_path / "sr")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert Image.open(tmp_path / "sr" / "p_x4.png").size == (96, 80)
+    res = subprocess.run([sys.executable, "-m", "paddle_sr.predict", "--model", "rlfn", "--scale", "2", "--weights",
+                          "official:rlfn_x4", "--quiet", str(photo), "--out", str(tmp_path / "sr2")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "checkpoint rlfn_x4 is for --model rlfn --scale 4" in res.stderr

@@ -1,4 +1,4 @@
-"""paddle_sr.reproduce: the official RLFN x4 weights re-measure the paper's Set5 number, without torch."""
+"""paddle_sr.reproduce: official weights re-measure the papers' numbers, without torch; LapSRN by both protocols."""
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_rlfn_x4_set5_matches_paper_without_torch(shared, tmp_path):
     code = ("import runpy, sys; sys.modules['torch'] = None; sys.argv = ['reproduce'] + sys.argv[1:]; "
             "runpy.run_module('paddle_sr.reproduce', run_name='__main__')")
-    r = subprocess.run([sys.executable, "-c", code, "--weights-dir", str(shared / "weights" / "rlfn"),
-                        "--data", str(shared / "benchmarks"), "--checkpoints", "rlfn_x4", "--sets", "Set5",
+    r = subprocess.run([sys.executable, "-c", code, "--weights-dir", str(shared / "weights"),
+                        "--data", str(shared / "benchmarks"), "--ids", "rlfn_x4", "--sets", "Set5",
                         "--cache", str(tmp_path / "cache"), "--quiet"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -26,7 +26,8 @@ def test_rlfn_x4_set5_matches_paper_without_torch(shared, tmp_path):
     model, scale, set_name, paper, measured = row[0][:5]
     assert (model, scale, set_name, paper) == ("rlfn", "x4", "Set5", "32.24")
     assert abs(float(measured) - 32.24) <= 0.02
-    assert (tmp_path / "cache" / "rlfn_x4.pdparams").is_file()
+    assert (tmp_path / "cache" / "pretrained" / "rlfn_x4.pdparams").is_file()
+    assert not (tmp_path / "cache" / "downloads").exists()  # the file came from --weights-dir, not the network
 
 
 def test_format_report_marks_rows_without_paper_value():
@@ -40,12 +41,28 @@ def test_format_report_marks_rows_without_paper_value():
     assert text[3].split()[3:6] == ["38.07", "38.061", "-0.009"]
 
 
-def test_bad_folders_and_names_give_sr_error(shared, tmp_path):
+def test_bad_folders_and_names_give_sr_error(shared, tmp_path, monkeypatch):
+    monkeypatch.setenv("PADDLE_SR_HOME", str(tmp_path / "home"))
     with pytest.raises(SRError, match="does not exist"):
-        reproduce(tmp_path / "nope", shared / "benchmarks")
-    with pytest.raises(SRError, match="no official checkpoint"):
-        reproduce(tmp_path, shared / "benchmarks")
-    with pytest.raises(SRError, match="rlfn_x3"):
-        reproduce(shared / "weights" / "rlfn", shared / "benchmarks", checkpoints=["rlfn_x3"])
+        reproduce(shared / "benchmarks", weights_dir=tmp_path / "nope")
+    with pytest.raises(SRError, match="no official checkpoint in"):
+        reproduce(shared / "benchmarks", weights_dir=tmp_path)
+    with pytest.raises(SRError, match="no official checkpoint in the cache .*python -m paddle_sr.pretrained"):
+        reproduce(shared / "benchmarks")
+    with pytest.raises(SRError, match="unknown checkpoint id 'rlfn_x3'"):
+        reproduce(shared / "benchmarks", ids=["rlfn_x3"])
     with pytest.raises(SRError, match="no benchmark set"):
-        reproduce(shared / "weights" / "rlfn", tmp_path)
+        reproduce(tmp_path, weights_dir=shared / "weights" / "rlfn")
+
+
+def test_lapsrn_is_scored_by_the_suite_and_by_its_own_matlab_protocol(shared, tmp_path, monkeypatch):
+    """The official LapSRN files: the suite's uint8-LR route within 0.05 dB of the paper, the LapSRN test code's
+    double-LR route (column MATLAB) within 0.01 dB."""
+    monkeypatch.setenv("PADDLE_SR_HOME", str(tmp_path / "home"))
+    rows = reproduce(shared / "benchmarks", weights_dir=shared / "weights" / "lapsrn", sets=["Set5"], progress=False)
+    assert [(r["model"], r["scale"]) for r in rows] == [("lapsrn", 2), ("lapsrn", 4)]
+    for r in rows:
+        assert abs(r["diff"]) < 0.05, r
+        assert abs(r["matlab_psnr"] - r["paper"]) < 0.01, r
+    text = format_report(rows)
+    assert "MATLAB" in text.splitlines()[1] and "not rounded" in text.splitlines()[-1]
