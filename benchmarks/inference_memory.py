@@ -1,6 +1,6 @@
 """Wall time and peak memory of ``super_resolve`` with default options on ordinary photos (eager, CPU).
 
-    .venv/bin/python benchmarks/inference_memory.py [--cases srresnet:4:200x200 edsr_baseline:4:1000x700]
+    .venv/bin/python -m benchmarks.inference_memory [--cases srresnet:4:200x200 edsr_baseline:4:1000x700]
 
 Each case runs in its own child process (a crash there, e.g. Paddle's im2col overflow, is reported,
 not fatal): random weights (time and memory do not depend on them), scikit-image's astronaut photo
@@ -20,7 +20,6 @@ DEFAULT_CASES = ["srresnet:4:200x200", "edsr_baseline:4:1000x700"]
 
 
 def child(name, scale, h, w):
-    sys.path.insert(0, ROOT)
     import numpy as np
     import paddle
     from skimage import data

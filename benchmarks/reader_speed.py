@@ -6,24 +6,23 @@ all patches of the batch from that one image into one reused array. The suite's 
 decoded images, draws every patch from its own image and position, and makes LR with MATLAB bicubic
 of the patch only (``paddle_sr.data.lr_crop``).
 
-    python benchmarks/reader_speed.py                      # embedded photos + 8 generated 2K PNGs
-    python benchmarks/reader_speed.py --folder DIV2K/DIV2K_train_HR --large 0
+    python -m benchmarks.reader_speed                      # embedded photos + 8 generated 2K PNGs
+    python -m benchmarks.reader_speed --folder DIV2K/DIV2K_train_HR --large 0
 
 Both readers are timed on the same images, batch 16, LR patch 48, x4 (defaults), after one warm-up
 batch; the suite's reader is also timed from a cold cache (first pass decodes each image once).
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddle_sr import data as D  # noqa: E402
+from paddle_sr import data as D
+from paddle_sr.notebook import reader_patch  # noqa: E402
 
 
 def notebook_reader(paths, batchsize, scale, patch):
@@ -90,7 +89,7 @@ def measure(name, paths, args):
         [ds[k * b + j] for j in range(b)]
     cold = len(paths) * b / (time.perf_counter() - t)
     print(f"  suite PatchDataset, cold cache (first {len(paths)} batches): {cold:8.1f} patches/s", flush=True)
-    warm = _rate(lambda: D.reader_patch(b, s, p, source=paths, seed=1, num_batches=10 ** 9), args.batches, b)
+    warm = _rate(lambda: reader_patch(b, s, p, source=paths, seed=1, num_batches=10 ** 9), args.batches, b)
     print(f"  suite reader_patch, cached                       : {warm:8.1f} patches/s  ({warm / nb:.1f}x)", flush=True)
     for w in args.workers:
         r = _rate(lambda: D.make_loader(paths, s, p, b, seed=2, num_workers=w), args.batches, b, warmup=2)

@@ -1,6 +1,6 @@
 """Peak memory of tiled inference through the Paddle Inference engine (RDN x4 on a DIV2K-size image).
 
-    .venv/bin/python benchmarks/tiled_memory.py [--model rdn] [--scale 4] [--size 678 1020] [--tile 256]
+    .venv/bin/python -m benchmarks.tiled_memory [--model rdn] [--scale 4] [--size 678 1020] [--tile 256]
 
 1. Checks tiled == whole-image inference with the engine on a small LR image (``--check-size``),
    where both fit, and prints the max difference and PSNR between them. With a receptive field
@@ -14,14 +14,11 @@ Weights: ``--weights`` (a .pdparams), else random weights (timing and memory do 
 them); the random model's last layer is scaled so its output is near the image range.
 """
 import argparse
-import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import paddle  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Seconds per training iteration: the suite's loop vs the RDN notebook's loop, split into data and step.
 
-    .venv/bin/python benchmarks/train_speed.py                         # RDN config B, batch 16, patch 48, x4
-    .venv/bin/python benchmarks/train_speed.py --iterations 3 --folder DIV2K/DIV2K_train_HR
+    .venv/bin/python -m benchmarks.train_speed                         # RDN config B, batch 16, patch 48, x4
+    .venv/bin/python -m benchmarks.train_speed --iterations 3 --folder DIV2K/DIV2K_train_HR
 
 Both loops train the same network (``rdn``, config B: D=16, C=8, G=64, G0=64) with L1 and Adam 1e-4
 on the same images, in one process, alternating one iteration of each (so load from other processes
@@ -21,21 +21,18 @@ import argparse
 import dataclasses
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import paddle  # noqa: E402
 
 from paddle_sr import configs, models, train  # noqa: E402
 from paddle_sr import data as D  # noqa: E402
-from reader_speed import generate_large, notebook_reader  # noqa: E402
+from benchmarks.reader_speed import generate_large, notebook_reader  # noqa: E402
 
 
 def notebook_augmentation(lr, hr):

@@ -4,17 +4,13 @@
     python data_scripts/benchmarks.py --root data/benchmarks --sets Urban100
     python data_scripts/benchmarks.py --root data/benchmarks --sets Set5 --url https://mirror/Set5_HR.tar.gz
 
-Layout: ROOT/Set5/HR/*.png, ROOT/Set14/HR/*.png, ROOT/B100/HR/*.png, ROOT/Urban100/HR/*.png -- the
-same as ../shared/benchmarks, so an evaluation pointed at ROOT/SET/HR works on either.
+Layout: ROOT/Set5/HR/*.png, ROOT/Set14/HR/*.png, ROOT/B100/HR/*.png, ROOT/Urban100/HR/*.png -- what
+``python -m paddle_sr.evaluate --data ROOT/Set5`` and ``reproduce --data ROOT`` read.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_scripts.download import Archive, add_common_args, log, obtain  # noqa: E402
-from paddle_sr.errors import SRError, cli_main  # noqa: E402
+from data_scripts.download import Archive, add_common_args, log, obtain
+from paddle_sr.errors import SRError, cli_main
 
 HF = "https://huggingface.co/datasets/eugenesiow/{0}/resolve/main/data/{0}_HR.tar.gz"
 

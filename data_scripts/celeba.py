@@ -7,13 +7,9 @@
 Layout (what ``'celeba:ROOT'`` in paddle_sr expects): ROOT/img_align_celeba/000001.jpg ... 202599.jpg
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_scripts.download import Archive, add_common_args, log, obtain  # noqa: E402
-from paddle_sr.errors import cli_main  # noqa: E402
+from data_scripts.download import Archive, add_common_args, log, obtain
+from paddle_sr.errors import cli_main
 
 DRIVE_ID = "0B7EVK8r0v71pZjFTYXZWM3FlRnM"  # the file the official page links (also torchvision's)
 URL = f"https://drive.usercontent.google.com/download?id={DRIVE_ID}&export=download&confirm=t"

@@ -14,14 +14,11 @@ Layout (what ``'div2k:ROOT'`` in paddle_sr expects, as the official zips unpack)
 import argparse
 import os
 import re
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_scripts.download import Archive, add_common_args, is_complete, log, obtain  # noqa: E402
-from paddle_sr.errors import SRError, cli_main  # noqa: E402
+from data_scripts.download import Archive, add_common_args, is_complete, log, obtain
+from paddle_sr.errors import SRError, cli_main
 
 BASE_URL = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
 

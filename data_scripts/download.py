@@ -13,7 +13,6 @@ Nothing here imports paddle: downloading must work before the suite's dependenci
 """
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -21,13 +20,9 @@ import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO not in sys.path:  # `python data_scripts/x.py` puts only data_scripts/ on the path
-    sys.path.insert(0, _REPO)
-
-from paddle_sr import download as _dl  # noqa: E402  (the downloading half lives in the package)
-from paddle_sr.download import CHUNK, check_file, describe_checks, file_digest, folder_md5, human, log, set_aside  # noqa: E402,F401,E501
-from paddle_sr.errors import SRError  # noqa: E402
+from paddle_sr import download as _dl  # the downloading half lives in the package
+from paddle_sr.download import CHUNK, check_file, describe_checks, file_digest, folder_md5, human, log, set_aside  # noqa: F401,E501
+from paddle_sr.errors import SRError
 
 # What the data scripts tell a user whose download failed.
 ELSEWHERE = ("fetch it from the official page named in --help and pass the folder holding it with "

@@ -196,3 +196,160 @@ def model_for_weights(name, scale, weights, config=None, model_kwargs=None):
     model = load_weights(model, weights)
     model.eval()
     return model
+
+
+# ------------------------------------------------------------------------------------------------
+# A training run's folder: its identity, its state file (optimizer, RNG), and repairs on resume
+# ------------------------------------------------------------------------------------------------
+
+STATE = "state.pdstate"
+# A run folder with other values of these keys holds a different model: never resume into it.
+IDENTITY_KEYS = ("model", "model_kwargs", "scale")
+# Options that may change between invocations without a note (they steer this invocation only).
+_PER_INVOCATION = ("stop_after", "max_minutes", "progress")
+
+
+def open_run(cfg):
+    """Run folder path and the saved state to resume from (None for a fresh run); refuses a foreign run."""
+    import dataclasses
+    import json
+
+    run_dir = os.path.join(cfg.output, cfg.run)
+    state_path = os.path.join(run_dir, STATE)
+    if os.path.isfile(state_path):
+        try:
+            state = paddle.load(state_path)
+        except Exception as e:  # a torn state cannot happen with atomic_save, but a foreign file can
+            raise SRError(f"cannot read {state_path} ({e}); move it away or pick another --run") from None
+        saved = state["config"]
+        diff = [k for k in IDENTITY_KEYS if saved.get(k) != getattr(cfg, k)]
+        if diff:
+            what = ", ".join(f"{k}={saved.get(k)!r}" for k in diff)
+            raise SRError(f"{run_dir} holds another run ({what}); it is left untouched. Pick a new folder with "
+                          f"--run=NAME, or rerun with the settings of that run to resume it")
+        now = dataclasses.asdict(cfg)
+        changed = [k for k in now if k in saved and k not in _PER_INVOCATION
+                   and json.dumps(saved[k], sort_keys=True) != json.dumps(now[k], sort_keys=True)]
+        if changed:
+            print(f"resuming {run_dir} with changed options: {', '.join(changed)}")
+        return run_dir, state
+    for f in ("Model.pdparams", "Best.pdparams"):
+        if os.path.exists(os.path.join(run_dir, f)):
+            raise SRError(f"{run_dir} holds {f} but no {STATE}; it is not a run this tool can resume and it is "
+                          f"left untouched. Pick another folder with --run=NAME")
+    return run_dir, None
+
+
+def repair_weights(run_dir, eval_model, at_best):
+    """Rewrite Model.pdparams (and Best.pdparams when the resumed state's iteration is its best) from the
+    resumed state: the state file is written first, so a crash between files may have left these behind."""
+    weights = eval_model.state_dict()
+    atomic_save(weights, os.path.join(run_dir, "Model.pdparams"))
+    if at_best:
+        atomic_save(weights, os.path.join(run_dir, "Best.pdparams"))
+
+
+# Optimizer keys are Paddle's global parameter names (``conv2d_7.w_0``), which depend on how many layers
+# the process built before; the state file stores them under the structured names (``@conv.weight_``).
+def _rename(keys_from, state):
+    table = sorted(keys_from, key=lambda t: -len(t[0]))
+    out = {}
+    for key, value in state.items():
+        for old, new in table:
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
+def opt_to_file(opt, layer):
+    return _rename([(p.name + "_", "@" + n + "_") for n, p in layer.named_parameters()], opt.state_dict())
+
+
+def opt_from_file(opt, layer, state):
+    opt.set_state_dict(_rename([("@" + n + "_", p.name + "_") for n, p in layer.named_parameters()], state))
+
+
+def rng_state():
+    """Paddle's, numpy's and Python's random states, as text (the state file stores it whole)."""
+    import base64
+    import pickle
+    import random
+
+    import numpy as np
+
+    state = {"paddle": paddle.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    return base64.b64encode(pickle.dumps(state)).decode("ascii")
+
+
+def set_rng_state(text):
+    import base64
+    import pickle
+    import random
+
+    import numpy as np
+
+    s = pickle.loads(base64.b64decode(text))  # our own state file's field, written by rng_state
+    paddle.set_rng_state(s["paddle"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+
+
+def warm_start(model, path, partial=False, stage=0):
+    """Load ``path`` into ``model`` before training (``--init_from``: a previous stage, x2 -> x4);
+    ``partial`` skips the keys whose shape differs (the upsampler of another scale) and says which."""
+    if not os.path.isfile(path):
+        hint = (" — train the previous stage first (same command with --stage=%d)" % (stage - 1) if stage > 1
+                else " — train that model first, or pass --init_from='' to start from scratch")
+        raise SRError(f"--init_from={path} does not exist{hint}")
+    state = read_state_dict(path)
+    if partial:
+        own = model.state_dict()
+        state = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
+        skipped = sorted(set(own) - set(state) - {"value_range"})
+        print(f"init from {path}: {len(state)} tensors loaded, {len(skipped)} kept random"
+              + (f" ({', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''})" if skipped else ""))
+    else:
+        check_state_dict(model, state, source=f"--init_from={path}")
+        print(f"init from {path}")
+    model.set_state_dict(state)
+
+
+def resume(state, nets, ema, scaler, run_dir, main_rank):
+    """Load a run's state into its networks (``train.Net``: key, layer, opt), EMA copy, AMP loss scale and the
+    RNG; repair weights a crash left behind (rank 0). Returns (start iteration, best PSNR, its iteration)."""
+    for net in nets:
+        net.layer.set_state_dict(state[net.key])
+        opt_from_file(net.opt, net.layer, state[net.opt_key])
+    if ema is not None:
+        ema.set_state_dict(state["ema"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    start, best, best_it = int(state["iteration"]), float(state["best_psnr"]), int(state["best_iteration"])
+    print(f"resuming {run_dir} at iteration {start} (best PSNR {best:.3f} dB at {best_it})")
+    if main_rank:
+        repair_weights(run_dir, ema or nets[0].layer, start == best_it)
+    return start, best, best_it
+
+
+def write_checkpoint(run_dir, progress, nets, ema, scaler, improved, last_saved):
+    """The state file (``progress`` + every network, optimizer, RNG, EMA, loss scale), then Best.pdparams (when
+    the validation improved), Model.pdparams (EMA weights with --ema) and the joint SRResNet's weights."""
+    state = dict(progress, rng=rng_state())
+    for net in nets:
+        state[net.key], state[net.opt_key] = net.layer.state_dict(), opt_to_file(net.opt, net.layer)
+    state.update({"ema": ema.state_dict()} if ema is not None else {})
+    state.update({"scaler": scaler.state_dict()} if scaler is not None else {})
+    weights = (ema or nets[0].layer).state_dict()
+    files = [(STATE, state)] + [("Best.pdparams", weights)] * improved + [("Model.pdparams", weights)] \
+        + [("SRResNet.pdparams", net.layer.state_dict()) for net in nets if net.key == "srresnet"]
+    try:
+        for name, obj in files:
+            atomic_save(obj, os.path.join(run_dir, name))
+    except OSError as e:
+        kept = f"iteration {last_saved}" if last_saved else "none yet"
+        raise SRError(f"cannot write the checkpoint of iteration {progress['iteration']} in {run_dir} "
+                      f"({e.strerror or e}); the previous checkpoint ({kept}) is intact. Free disk space or fix "
+                      f"the folder's permissions, then rerun the same command") from None

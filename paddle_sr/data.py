@@ -1,6 +1,9 @@
-"""Image loading, patch readers (DIV2K / CelebA / any folder), augmentation and benchmark sets.
+"""Training and validation data: the decoded-image cache, patch datasets (item ``i`` a pure function of
+``(seed, i)``), the batch stream, a recipe's training set, and validation pairs by the benchmark protocol.
 
-Images are HxWx3 uint8 RGB in memory; tensors given to models are float32 NCHW in [-1, 1].
+Images are HxWx3 uint8 RGB in memory (``paddle_sr.imageio``); data specifications resolve to files in
+``paddle_sr.sources``; tensors given to models are float32 NCHW in [-1, 1]. The notebooks' ``reader_patch``
+lives in ``paddle_sr.notebook``.
 """
 import hashlib
 import os
@@ -11,226 +14,11 @@ import paddle
 from PIL import Image, UnidentifiedImageError
 
 from .errors import SRError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def load_image(path):
-    """Read an image file as HxWx3 uint8 RGB.
-
-    Grayscale is replicated to three channels, alpha is dropped, palette images are expanded, and
-    16-bit PNGs are scaled to 8 bit with rounding (65535 -> 255). Unreadable files raise SRError.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise SRError(f"image {path} does not exist; check the path")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = _to_rgb8(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise SRError(f"cannot read image {path}: {e}. Is it a valid PNG/JPEG? Re-export or remove it") from None
-    return arr
-
-
-def _to_rgb8(im):
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        a = np.asarray(im).astype(np.float64)
-        peak = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
-        a = np.clip(np.round(a * 255.0 / peak), 0, 255).astype(np.uint8)
-        return np.repeat(a[:, :, None], 3, axis=2)
-    if im.mode in ("RGB;16", "RGBA;16") or (im.mode == "RGB" and np.asarray(im).dtype != np.uint8):
-        a = np.asarray(im).astype(np.float64)[..., :3]
-        return np.clip(np.round(a * 255.0 / 65535.0), 0, 255).astype(np.uint8)
-    if im.mode == "F":
-        a = np.asarray(im)
-        return np.repeat(np.clip(np.round(a), 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
-    if im.mode in ("L", "1", "LA"):
-        a = np.asarray(im.convert("L"))
-        return np.repeat(a[:, :, None], 3, axis=2)
-    return np.asarray(im.convert("RGB")).copy()
-
-
-def is_grayscale_file(path):
-    """True when the file itself is single-channel (mode L/I;16/1/LA), e.g. Set14 ``bridge.png``."""
-    with Image.open(path) as im:
-        return im.mode in ("L", "1", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-
-
-def list_images(folder):
-    """Sorted image files in ``folder``; SRError for a missing or image-less folder."""
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise SRError(f"folder {folder} does not exist; pass a folder of images (or download the data "
-                      f"with the scripts in data_scripts/)")
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
-    if not files:
-        raise SRError(f"folder {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}); point to the folder "
-                      f"that contains the image files")
-    return files
-
-
-def to_tensor_range(img):
-    """HxWx3 uint8 -> 3xHxW float32 in [-1, 1]."""
-    return (img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)
-
-
-def to_uint8(x):
-    """CxHxW (or HxWxC when ``x.shape[-1] == 3`` and not CHW) float in [-1, 1] -> HxWx3 uint8, clipped and rounded.
-
-    Clipping before the cast is what removes the notebooks' "bright spots" (uint8 wrap-around).
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
-        x = x.transpose(1, 2, 0)
-    elif x.ndim == 3 and x.shape[0] == 3 and x.shape[-1] == 3:
-        x = x.transpose(1, 2, 0)  # ambiguous 3x?x3: the suite's tensors are CHW
-    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-# ---------------------------------------------------------------------------------------------
-# Data sources: the embedded photographs, DIV2K, CelebA, any folder
-# ---------------------------------------------------------------------------------------------
-
-# The "embedded" data set: photographs that scikit-image installs in ``skimage/data`` (no download,
-# read straight from the package folder with ``load_image``; gray ones are replicated to RGB).
-# Two colour photos are held out for validation; the split is fixed so runs compare.
-EMBEDDED_TRAIN = (
-    ("astronaut", "astronaut.png"), ("camera", "camera.png"), ("coins", "coins.png"),
-    ("hubble_deep_field", "hubble_deep_field.jpg"), ("immunohistochemistry", "ihc.png"),
-    ("moon", "moon.png"), ("motorcycle", "motorcycle_left.png"), ("rocket", "rocket.jpg"),
-    ("brick", "brick.png"), ("grass", "grass.png"), ("gravel", "gravel.png"),
-)
-EMBEDDED_VAL = (("chelsea", "chelsea.png"), ("coffee", "coffee.png"))
-
-# CelebA's official partition (list_eval_partition.txt): 000001-162770 train, 162771-182637 val, rest test.
-CELEBA_SPLITS = {"train": (1, 162770), "val": (162771, 182637), "test": (182638, 202599)}
-DIV2K_SPLITS = {"train": ("DIV2K_train_HR", 1, 800), "val": ("DIV2K_valid_HR", 801, 900)}
-
-
-def _embedded_folder():
-    import skimage.data
-    return os.path.dirname(skimage.data.__file__)
-
-
-def _embedded_table(split):
-    tables = {"train": EMBEDDED_TRAIN, "val": EMBEDDED_VAL, "all": EMBEDDED_TRAIN + EMBEDDED_VAL}
-    if split not in tables:
-        raise SRError(f"unknown split {split!r} of the embedded images; use 'train', 'val' or 'all'")
-    folder = _embedded_folder()
-    found = [(name, os.path.join(folder, f)) for name, f in tables[split] if os.path.isfile(os.path.join(folder, f))]
-    if not found:
-        raise SRError(f"scikit-image's photographs are missing from {folder}; reinstall scikit-image "
-                      f"(`pip install --force-reinstall scikit-image`)")
-    return found
-
-
-def embedded_images(split="train"):
-    """The embedded data set: [(name, HxWx3 uint8)] of scikit-image's photographs for ``split``.
-
-    ``split`` is 'train' (11 images: astronaut, camera, coins, hubble_deep_field, immunohistochemistry,
-    moon, motorcycle, rocket, brick, grass, gravel), 'val' (chelsea, coffee) or 'all'.
-    """
-    return [(name, load_image(path)) for name, path in _embedded_table(split)]
-
-
-def image_name(path):
-    """Display name of a source: the embedded image's name, else the file name without extension."""
-    path = os.fspath(path)
-    if os.path.dirname(os.path.abspath(path)) == os.path.abspath(_embedded_folder()):
-        for name, f in EMBEDDED_TRAIN + EMBEDDED_VAL:
-            if os.path.basename(path) == f:
-                return name
-    return os.path.splitext(os.path.basename(path))[0]
-
-
-def _numbered(folder, lo, hi, what):
-    files = [f for f in list_images(folder)
-             if os.path.splitext(os.path.basename(f))[0].isdigit()
-             and lo <= int(os.path.splitext(os.path.basename(f))[0]) <= hi]
-    if not files:
-        raise SRError(f"{folder} holds no {what} images numbered {lo:04d}-{hi:04d}; check that ROOT is the "
-                      f"folder of the unpacked archive")
-    return files
-
-
-def resolve_source(spec, split="train"):
-    """Turn a data specification into a sorted list of HR image file paths.
-
-    ``spec`` is one of
-      - ``'embedded'`` / ``'embedded:train'`` / ``'embedded:val'`` / ``'embedded:all'``: scikit-image's
-        photographs (see ``embedded_images``); a split written in the spec wins over ``split``;
-      - ``'div2k:ROOT'``: ``ROOT/DIV2K_train_HR`` 0001-0800 (``split='train'``) or ``ROOT/DIV2K_valid_HR``
-        0801-0900 (``split='val'``); the official LR images are used through ``lr_source=
-        div2k_lr_folder(ROOT, scale, split)``;
-      - ``'celeba:ROOT'``: ``ROOT/img_align_celeba`` (178x218 aligned faces), split by CelebA's official
-        partition. The SRGAN notebook fed whole aligned images to its reader, which took one random
-        (44*4)^2 = 176x176 window per image (row offset 0-42, column offset 0-2) and downscaled it to
-        44x44; ``PatchDataset(celeba, scale=4, patch_size=44)`` draws exactly that window distribution;
-      - a folder of images (all of them, ``split`` ignored), or a single image file;
-      - a list/tuple of image paths (returned as a list after checking they exist).
-    """
-    if isinstance(spec, (list, tuple)):
-        missing = [p for p in spec if not os.path.isfile(os.fspath(p))]
-        if missing:
-            raise SRError(f"{len(missing)} image file(s) do not exist, e.g. {missing[0]}; check the paths")
-        if not spec:
-            raise SRError("the list of images is empty; pass at least one image")
-        return [os.fspath(p) for p in spec]
-    spec = os.fspath(spec)
-    kind, _, rest = spec.partition(":")
-    kind = kind.lower()
-    if kind == "embedded":
-        return [path for _, path in _embedded_table(rest or split)]
-    if kind in ("div2k", "celeba"):
-        if not rest:
-            raise SRError(f"{spec!r}: write {kind}:ROOT with ROOT the folder holding the data set")
-        if not os.path.isdir(rest):
-            raise SRError(f"{kind} root {rest} does not exist; download it with the scripts in data_scripts/ "
-                          f"or pass the folder that contains it")
-        if kind == "div2k":
-            if split not in DIV2K_SPLITS:
-                raise SRError(f"unknown DIV2K split {split!r}; use 'train' or 'val'")
-            sub, lo, hi = DIV2K_SPLITS[split]
-            if not os.path.isdir(os.path.join(rest, sub)):
-                raise SRError(f"{os.path.join(rest, sub)} does not exist; ROOT must be the folder that contains "
-                              f"{sub}/ (unpack {sub}.zip there)")
-            return _numbered(os.path.join(rest, sub), lo, hi, "DIV2K")
-        if split not in CELEBA_SPLITS:
-            raise SRError(f"unknown CelebA split {split!r}; use 'train', 'val' or 'test'")
-        folder = os.path.join(rest, "img_align_celeba")
-        if not os.path.isdir(folder):
-            raise SRError(f"{folder} does not exist; ROOT must be the folder that contains img_align_celeba/")
-        return _numbered(folder, *CELEBA_SPLITS[split], "CelebA")
-    if os.path.isfile(spec):
-        load_image(spec)  # fail now, with the file's name, rather than inside a worker
-        return [spec]
-    return list_images(spec)
-
-
-def div2k_lr_folder(root, scale, split="train"):
-    """``ROOT/DIV2K_{train,valid}_LR_bicubic/X{scale}`` (the official MATLAB-bicubic LR), checked to exist."""
-    sub = {"train": "DIV2K_train_LR_bicubic", "val": "DIV2K_valid_LR_bicubic"}[split]
-    folder = os.path.join(os.fspath(root), sub, f"X{scale}")
-    if not os.path.isdir(folder):
-        raise SRError(f"{folder} does not exist; unpack {sub}_X{scale}.zip into {root}, or leave lr_source out "
-                      f"to make LR with MATLAB bicubic on the fly")
-    return folder
-
-
-def _lr_files(hr_paths, lr_folder, scale):
-    """Map each HR file to its LR file in ``lr_folder`` (``NAMEx{s}.png`` as DIV2K, or same name)."""
-    names = {os.path.basename(f): f for f in list_images(lr_folder)}
-    out = []
-    for p in hr_paths:
-        stem = os.path.splitext(os.path.basename(p))[0]
-        hit = next((names[c] for c in (f"{stem}x{scale}.png", os.path.basename(p), f"{stem}.png") if c in names), None)
-        if hit is None:
-            raise SRError(f"no LR image for {p} in {lr_folder} (looked for {stem}x{scale}.png and "
-                          f"{os.path.basename(p)}); pass the LR folder of the same scale and split")
-        out.append(hit)
-    return out
-
+# Re-exported: the names this module had before image I/O and data sources moved out.
+from .imageio import (IMAGE_EXTENSIONS, is_grayscale_file, list_images, load_image, to_tensor_range,  # noqa: F401
+                      to_uint8)
+from .sources import (CELEBA_SPLITS, DIV2K_SPLITS, EMBEDDED_TRAIN, EMBEDDED_VAL, _lr_files, div2k_lr_folder,  # noqa: F401
+                      embedded_images, image_name, resolve_source)
 
 # ---------------------------------------------------------------------------------------------
 # Decoded-image cache (per process)
@@ -553,23 +341,6 @@ def make_loader(source, scale, patch_size, batch_size, seed=0, start_iteration=0
     return batches(dataset, batch_size, start=start_iteration, num_workers=int(num_workers))
 
 
-def reader_patch(batchsize, scale=4, patchsize=48, source="embedded:train", seed=None, num_batches=None):
-    """The notebooks' generator, fixed: yields ``(lr, hr)`` float32 NCHW in [-1, 1].
-
-    Each yield is a fresh array; the patches of a batch come from several images (drawn per patch);
-    LR is MATLAB bicubic of the HR crop; 8-way flip/rotation is applied (the notebooks' separate
-    ``data_augmentation`` step is no longer needed); decoded images are cached. Like the notebooks'
-    reader it yields one batch per image (one "epoch") unless ``num_batches`` says otherwise.
-    ``seed=None`` draws a fresh seed each call, as the notebooks' shuffling did.
-    """
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % 2 ** 63)
-    ds = PatchDataset(source, scale, patchsize, seed=seed)
-    n = len(ds.paths) if num_batches is None else int(num_batches)
-    for k in range(n):
-        yield _stack([ds[k * batchsize + j] for j in range(batchsize)])
-
-
 class LiifPatchDataset(_SeededImageDataset):
     """LIIF's training sampler (``SRImplicitDownsampled`` in yinboc/liif ``datasets/wrappers.py``).
 
@@ -625,8 +396,10 @@ class LiifPatchDataset(_SeededImageDataset):
         return _chw(lr), np.ascontiguousarray(coord), cell, np.ascontiguousarray(gt)
 
 
-def validation_pairs(source, scale, max_size=None, split="val"):
+def validation_pairs(source, scale, max_size=None, split="val", gray_flags=False):
     """[(name, lr uint8, hr uint8)] by the benchmark protocol: HR modcropped, LR = MATLAB imresize(hr, 1/s).
+
+    ``gray_flags``: 4-tuples ``(name, lr, hr, the file is grayscale)`` for ``evaluate.score_sets``.
 
     ``max_size`` (HR pixels per side) centre-crops larger images first (to a multiple of ``scale``),
     so validation during training stays fast on 2K images; the PSNR is then that of the crop.
@@ -645,5 +418,58 @@ def validation_pairs(source, scale, max_size=None, split="val"):
             hr = hr[top:top + m, left:left + m]
         if min(hr.shape[:2]) < scale:
             raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is smaller than the scale x{scale}")
-        pairs.append((image_name(path), imresize(hr, 1.0 / scale), np.ascontiguousarray(hr)))
+        pair = (image_name(path), imresize(hr, 1.0 / scale), np.ascontiguousarray(hr))
+        pairs.append(pair + (is_grayscale_file(path),) if gray_flags else pair)
     return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# A training recipe's data (``cfg``: a ``configs.Recipe``)
+# ---------------------------------------------------------------------------------------------
+
+def _arbitrary_scale(cfg):
+    from . import models
+    return models.scales(cfg.model) is None
+
+
+def training_set(cfg):
+    """A recipe's training items, built and checked now (every image opens and fits a patch), so missing or
+    bad data fails before anything is written; a missing default data set names its download command."""
+    if not cfg.data:
+        raise SRError(f"recipe {cfg.model!r} has no default data: the paper trained on {cfg.paper_data}, which the "
+                      f"suite cannot download. Pass --data=FOLDER (any folder of images), --data=div2k:data/DIV2K "
+                      f"(`python data_scripts/div2k.py --root data/DIV2K`), or --data=embedded:train to train on the "
+                      f"11 embedded photos as a stand-in (a demo, not a reproduction)")
+    try:
+        if _arbitrary_scale(cfg):  # LIIF's sampler: a random scale per item
+            return LiifPatchDataset(cfg.data, inp_size=cfg.patch_size, scale_min=cfg.scale_min,
+                                    scale_max=cfg.scale_max, sample_q=cfg.sample_q, seed=cfg.seed, augment=cfg.augment)
+        return PatchDataset(cfg.data, cfg.scale, cfg.patch_size, seed=cfg.seed, augment=cfg.augment,
+                            lr_source=cfg.lr_data or None)
+    except SRError as e:
+        kind, _, root = cfg.data.partition(":")
+        sub = {"div2k": "DIV2K_train_HR", "celeba": "img_align_celeba"}.get(kind.lower())
+        if sub is None or os.path.isdir(os.path.join(root, sub)):
+            raise
+        raise SRError(f"{e}. The paper trained on {cfg.paper_data or kind}: get it with `python data_scripts/"
+                      f"{kind.lower()}.py --root {root}` (or pass --data={kind.lower()}:ROOT for your copy), or pass "
+                      f"--data=embedded:train to train on the 11 embedded photos as a stand-in (a demo, not a "
+                      f"reproduction)") from None
+
+
+def describe_training_set(cfg, dataset):
+    """What a run trains on, how much of it an 'epoch' sees, and what the paper used (a loud warning when the
+    embedded photos stand in for a paper's data set)."""
+    from .configs import EPOCH
+
+    n, per_epoch = len(dataset.paths), EPOCH * cfg.batch_size
+    patch = (f"LR inputs {cfg.patch_size}x{cfg.patch_size} at x{cfg.scale_min:g}-{cfg.scale_max:g}"
+             if _arbitrary_scale(cfg) else f"LR patches {cfg.patch_size}x{cfg.patch_size} -> HR "
+                                           f"{cfg.patch_size * cfg.scale}x{cfg.patch_size * cfg.scale}")
+    text = (f"data: {cfg.data} ({n} image{'s' * (n != 1)}); {patch}, batch {cfg.batch_size}; {EPOCH} iterations = "
+            f"{per_epoch:,} patches ({per_epoch / n:.0f} per image)" + (f"; the paper: {cfg.paper_data}"
+                                                                         if cfg.paper_data else ""))
+    if cfg.paper_data and cfg.data.startswith("embedded"):
+        text += (f"\nWARNING: {cfg.run} trains on the {n} embedded photos, a stand-in for the paper's "
+                 f"{cfg.paper_data}: expect a demo, not the paper's numbers")
+    return text

@@ -7,7 +7,9 @@ one line naming the file and the fix; tools still check their outputs before the
 (``paddle_sr.checkpoint.check_writable``) so that no time is wasted on results that cannot be saved.
 """
 import errno
+import signal
 import sys
+import threading
 
 
 class SRError(Exception):
@@ -55,3 +57,30 @@ def cli_main(main):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+class StopSignals:
+    """SIGINT / SIGTERM during the loop -> ``received``; the loop saves at the end of the iteration and stops.
+
+    A second signal raises KeyboardInterrupt at once (the last checkpoint stays as it is). Only the main
+    thread can own signal handlers: elsewhere (a worker thread) nothing is installed.
+    """
+
+    def __init__(self):
+        self.received, self.previous = None, {}
+
+    def install(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore(self):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        self.previous = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint at the end of this iteration (send it again "
+              f"to stop at once, losing the work since the last checkpoint)", file=sys.stderr, flush=True)

@@ -11,8 +11,8 @@ A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB an
 
 Example::
 
-    python -m paddle_sr.evaluate --model bicubic --scale 4 --data ../shared/benchmarks/Set5 \\
-        ../shared/benchmarks/Set14 ../shared/benchmarks/B100 --out bicubic_x4.json
+    python -m paddle_sr.evaluate --model bicubic --scale 4 --data data/benchmarks/Set5 \\
+        data/benchmarks/Set14 data/benchmarks/B100 --out bicubic_x4.json
 """
 import argparse
 import os
@@ -20,7 +20,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from .data import is_grayscale_file, list_images, load_image, modcrop, to_uint8
+from .data import modcrop
+from .imageio import is_grayscale_file, list_images, load_image, to_uint8
 from .errors import SRError, cli_main
 from .imresize import imresize
 from .metrics import GRAY_CONVENTIONS, psnr, ssim
@@ -33,7 +34,8 @@ def resolve_set(path):
     path = os.path.normpath(os.fspath(path))
     if not os.path.exists(path):
         raise SRError(f"data folder {path} does not exist; pass a benchmark set folder such as "
-                      f"../shared/benchmarks/Set5 (or its HR subfolder)")
+                      f"data/benchmarks/Set5 (or its HR subfolder; `python data_scripts/benchmarks.py --root "
+                      f"data/benchmarks` makes them)")
     if not os.path.isdir(path):
         raise SRError(f"{path} is a file; --data takes folders of HR images (one per benchmark set)")
     if os.path.isdir(os.path.join(path, "HR")):
@@ -114,11 +116,63 @@ def _super_resolve(model, lr, scale, opts):
             return np.clip(np.floor(imresize(lr, scale) + 0.5), 0, 255).astype(np.uint8)
         return imresize(lr, scale)
     from .inference import super_resolve
-    sr = super_resolve(model, lr, scale, self_ensemble=opts["self_ensemble"],
+    sr = super_resolve(model, lr, scale, self_ensemble=opts["self_ensemble"], progress=opts.get("progress"),
                        **inference_options(opts["tile"], opts["tile_overlap"], opts.get("max_memory_mb")))
     if opts["float_output"]:
         return np.clip((sr.astype(np.float64) + 1.0) * 127.5, 0, 255)
     return to_uint8(sr.transpose(2, 0, 1))
+
+
+def score_image(model, lr, hr, scale, *, gray=None, y_channel=True, crop_border=None, float_output=False,
+                self_ensemble=False, tile=None, tile_overlap=None, max_memory_mb=None, progress=None):
+    """The one scoring step of the suite: SR of ``lr`` against ``hr`` -> (SR on [0, 255], PSNR, SSIM).
+
+    ``evaluate``, ``reproduce``, training validation, the notebooks and the app all score through it.
+    ``model`` None is MATLAB-bicubic; ``gray`` is the convention for an image that is grayscale in its
+    file (None for a colour one; see ``paddle_sr.metrics``); SR is uint8 unless ``float_output``.
+    ``progress(done, total)``: called after each tile (``inference.super_resolve``).
+    """
+    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
+            "max_memory_mb": max_memory_mb, "progress": progress}
+    sr = _super_resolve(model, lr, scale, opts)
+    if sr.shape != hr.shape:
+        raise SRError(f"SR is {sr.shape[1]}x{sr.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}; was the model built "
+                      f"for x{scale}?")
+    crop = scale if crop_border is None else int(crop_border)
+    return sr, psnr(sr, hr, crop, y_channel, gray), ssim(sr, hr, crop, y_channel, gray)
+
+
+def score_sets(model, sets, scale, gray="matlab", **protocol):
+    """``{set: (mean PSNR, mean SSIM, [(name, SR)])}`` for ``sets`` = [(set, [(name, lr, hr, gray_file)])]
+    (``data.validation_pairs(..., gray_flags=True)``), each image through ``score_image``."""
+    out = {}
+    for set_name, pairs in sets:
+        scored = [(name, *score_image(model, lr, hr, scale, gray=gray if gray_file else None, **protocol))
+                  for name, lr, hr, gray_file in pairs]
+        out[set_name] = (float(np.mean([s[2] for s in scored])), float(np.mean([s[3] for s in scored])),
+                         [(s[0], s[1]) for s in scored])
+    return out
+
+
+def set_name(spec):
+    """A short tag for a validation set: 'embedded:val' -> 'embedded_val', '.../Set5/HR' -> 'Set5'."""
+    spec = os.path.normpath(spec)
+    base = os.path.basename(spec)
+    if base == "HR":
+        base = os.path.basename(os.path.dirname(spec))
+    return base.replace(":", "_") or "val"
+
+
+def validation_sets(specs, scale, max_size=0):
+    """[(set, [(name, lr, hr, the file is grayscale)])] for ``score_sets`` (training validation): each spec
+    read by ``data.validation_pairs`` (a data spec or folder; ``max_size`` centre-crops large images)."""
+    from .data import validation_pairs
+
+    def source(spec):  # a benchmark set folder holding HR/, as evaluate --data takes it
+        return os.path.join(spec, "HR") if os.path.isdir(os.path.join(spec, "HR")) else spec
+
+    return [(set_name(s), validation_pairs(source(s), scale, max_size=max_size or None, gray_flags=True))
+            for s in specs]
 
 
 def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
@@ -186,12 +240,12 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
                 raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is too small for x{scale} with a "
                               f"{crop}-pixel border; remove it from the set")
             lr = imresize(hr.astype(np.float64) if lr_float else hr, 1.0 / scale)
-            sr = _super_resolve(model, lr, scale, opts)
-            if sr.shape != hr.shape:
-                raise SRError(f"SR of {path} is {sr.shape[1]}x{sr.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}; "
-                              f"was the model built for x{scale}?")
-            g = gray if is_grayscale_file(path) else None
-            images[img_name] = {"psnr": psnr(sr, hr, crop, y_channel, g), "ssim": ssim(sr, hr, crop, y_channel, g)}
+            try:
+                sr, p, s = score_image(model, lr, hr, scale, gray=gray if is_grayscale_file(path) else None,
+                                       y_channel=y_channel, crop_border=crop_border, **opts)
+            except SRError as e:
+                raise SRError(f"{path}: {e}") from None
+            images[img_name] = {"psnr": p, "ssim": s}
             if save_dir is not None:
                 out = sr if sr.dtype == np.uint8 else np.clip(np.round(sr), 0, 255).astype(np.uint8)
                 save_png(out, os.path.join(os.fspath(save_dir), key, img_name + ".png"))
@@ -261,10 +315,9 @@ def main(argv=None):
         check_writable(args.out, "--out file")
     if args.save_images:
         check_writable(args.save_images, "--save-images folder", folder=True)
-    if args.device:
-        from .engine import use_device
+    from .engine import use_device
 
-        use_device(args.device)
+    use_device(args.device, threads=True)  # None: a GPU if any, else the CPU; all cores for CPU math
     model = build_model(args.model, args.scale, args.weights)
     results = evaluate(model, args.scale, args.data, gray=args.gray, y_channel=not args.rgb, crop_border=args.crop,
                        self_ensemble=args.self_ensemble, tile=args.tile, tile_overlap=args.tile_overlap,

@@ -93,8 +93,7 @@ def main(argv=None):
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
     check_writable(args.out, "--out folder", folder=True)
-    if args.device:
-        use_device(args.device)
+    use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
     model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
     export(model, args.out, name=name, scale=scale)
     graph, params = model_files(args.out)

@@ -246,3 +246,87 @@ class ContrastiveLoss(nn.Layer):
         d_ap = paddle.mean(paddle.abs(f_sr - f_pos))
         d_an = paddle.mean(paddle.abs(f_sr - f_neg))
         return d_ap / (d_an + self.eps)
+
+
+# ------------------------------------------------------------------------------------------------
+# A recipe's generator objective: which outputs are supervised, and every weighted term
+# ------------------------------------------------------------------------------------------------
+
+def supervision(model):
+    """Which outputs the pixel loss supervises: 'levels' for a model with ``forward_levels`` (LapSRN:
+    every pyramid level against the HR downscaled to its size), 'recursive' for one with
+    ``forward_all`` (DRCN: the ensemble and its D intermediate predictions), None for the SR only."""
+    for kind, method in (("levels", "forward_levels"), ("recursive", "forward_all")):
+        if callable(getattr(model, method, None)):
+            return kind
+    return None
+
+
+class AllOutputs(nn.Layer):
+    """A model's training forward with every supervised output, as a layer DataParallel can wrap:
+    lr -> [outputs] (pyramid levels, smallest first; or the ensemble followed by the recursions)."""
+
+    def __init__(self, model, kind):
+        super().__init__()
+        self.model, self.kind = model, kind
+
+    def forward(self, lr):
+        if self.kind == "levels":
+            return list(self.model.forward_levels(lr))
+        sr, preds = self.model.forward_all(lr)
+        return [sr] + list(preds)
+
+
+class Objective:
+    """The generator loss of a recipe: ``terms(out, batch, it, disc)`` -> {name: weighted scalar}.
+
+    Pixel loss (the recipe's function, on Y only or summed as Caffe/MatConvNet when asked) on the
+    outputs ``supervision`` names, plus the perceptual (VGG19), contrastive (RLFN) and adversarial
+    terms whose weights are non-zero. ``forward_layer(model)`` is the layer the trainer runs (and
+    DataParallel wraps); ``sr(out)`` picks the final SR from its output.
+    """
+
+    def __init__(self, cfg, model, liif=False):
+        self.cfg, self.liif = cfg, liif
+        self.pixel = make_pixel_loss(cfg.pixel_loss, y_only=cfg.y_loss, reduction=cfg.loss_reduction)
+        self.kind = None if liif else supervision(model)
+        self.perceptual = self.contrastive = None
+        if cfg.perceptual_weight > 0:
+            from .models.vgg import VGG19FeatureExtractor
+            vgg = VGG19FeatureExtractor(cfg.perceptual_layer, use_relu=cfg.perceptual_relu,
+                                        weights=cfg.vgg_weights or None, allow_random=cfg.allow_random_vgg)
+            self.perceptual = PerceptualLoss(vgg, cfg.perceptual_scale, cfg.perceptual_criterion)
+        if cfg.contrastive_weight > 0:
+            self.contrastive = ContrastiveLoss()
+
+    def forward_layer(self, model):
+        if self.liif:
+            from .models.liif import LiifQuery
+            return LiifQuery(model)
+        return AllOutputs(model, self.kind) if self.kind else model
+
+    def sr(self, out):
+        return out if self.kind is None else out[-1] if self.kind == "levels" else out[0]
+
+    def _pixel(self, out, hr, hr_np, it):
+        if self.kind == "levels":
+            targets = pyramid_targets(hr_np, [o.shape for o in out])
+            return multi_level_loss(out, [paddle.to_tensor(t) for t in targets], self.pixel)
+        if self.kind == "recursive":
+            alpha = recursive_alpha(it, self.cfg.recursive_alpha_iters)
+            return recursive_supervision_loss(out[0], out[1:], hr, self.pixel, alpha)
+        return self.pixel(out, hr)
+
+    def terms(self, out, lr, hr, hr_np, it, disc=None):
+        """Weighted terms for one training forward ``out`` of the batch (``hr_np``: the HR as numpy)."""
+        cfg, sr, terms = self.cfg, self.sr(out), {}
+        if cfg.pixel_weight > 0:
+            terms["pixel"] = cfg.pixel_weight * self._pixel(out, hr, hr_np, it)
+        if self.perceptual is not None:
+            terms["perceptual"] = cfg.perceptual_weight * self.perceptual(sr, hr)
+        if self.contrastive is not None:
+            terms["contrastive"] = cfg.contrastive_weight * self.contrastive(sr, hr, lr)
+        if disc is not None:
+            d_real = disc(hr).detach() if cfg.gan_type == "ragan" else None
+            terms["adversarial"] = cfg.adversarial_weight * generator_adversarial_loss(cfg.gan_type, disc(sr), d_real)
+        return terms

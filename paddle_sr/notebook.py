@@ -3,7 +3,7 @@
     from paddle_sr.notebook import load_run, plot_curves, find_benchmarks
     model = load_run("output/rdn_x4")                  # config.json's model with Best.pdparams
     plot_curves("output/rdn_x4", save="curves.png")    # loss and validation PSNR from the VisualDL logs
-    sets = find_benchmarks(["Set5", "Set14"])          # ../shared/benchmarks or data/benchmarks
+    sets = find_benchmarks(["Set5", "Set14"])          # $PADDLE_SR_BENCHMARKS or data/benchmarks
 
 A run's VisualDL logs are one ``vdl/vdlrecords.<time>.log`` per invocation (a resumed run adds a
 file); ``read_scalars`` merges them in time order, a later file winning for a repeated iteration.
@@ -18,9 +18,44 @@ import numpy as np
 
 from .errors import SRError
 
-# Where the benchmark sets are looked for, in order: the environment, the copy beside the checkout
-# (CI, this project's machines), and what ``data_scripts/benchmarks.py --root data/benchmarks`` makes.
-BENCHMARK_ROOTS = ("$PADDLE_SR_BENCHMARKS", "{repo}/../shared/benchmarks", "data/benchmarks", "{repo}/data/benchmarks")
+# Where the benchmark sets are looked for, in order: the environment (the tests point it at their copy),
+# and what ``data_scripts/benchmarks.py --root data/benchmarks`` makes.
+BENCHMARK_ROOTS = ("$PADDLE_SR_BENCHMARKS", "data/benchmarks", "{repo}/data/benchmarks")
+
+
+def find_repo():
+    """The paddle_sr checkout: $PADDLE_SR_REPO, the working folder or its parent, ~/paddle_sr or ~/work/paddle_sr."""
+    from pathlib import Path
+
+    here = Path.cwd()
+    for c in (os.environ.get("PADDLE_SR_REPO"), here, here.parent, Path.home() / "paddle_sr",
+              Path.home() / "work" / "paddle_sr"):
+        if c and (Path(c) / "paddle_sr" / "__init__.py").is_file() and (Path(c) / "data_scripts").is_dir():
+            return Path(c).resolve()
+    raise SRError("no paddle_sr checkout found: clone the repository into ~/paddle_sr (AI Studio: ~/work/paddle_sr) "
+                  "or set PADDLE_SR_REPO")
+
+
+def bootstrap(tiny=False):
+    """The notebooks' set-up cell: (repository root, whether Paddle sees a GPU).
+
+    Works from the repository root when started in ``notebooks/``, so run folders (``output/``) and data
+    (``data/``) land where the command-line tools put them; checks that Paddle imports and prints one line.
+    """
+    from pathlib import Path
+
+    repo = find_repo()
+    if Path.cwd().resolve() == repo / "notebooks":
+        os.chdir(repo)
+    try:
+        import paddle
+    except ImportError:
+        raise SRError("Paddle is not installed. Locally: `make notebook` (a .venv with the CPU Paddle and JupyterLab); "
+                      "AI Studio environments have it preinstalled") from None
+    gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    print(f"paddle {paddle.__version__} on {'GPU' if gpu else 'CPU'} | repository {repo} | working folder "
+          f"{Path.cwd()}" + (" | TINY smoke-test settings" if tiny else ""))
+    return repo, gpu
 
 
 def read_config(run_dir):
@@ -190,7 +225,7 @@ def benchmark_sets(names=("Set5", "Set14", "B100"), root="data/benchmarks", stan
             run_command(sys.executable, os.path.join(repo, "data_scripts", "benchmarks.py"), "--root", root,
                         "--sets", *names)
             return find_benchmarks(names, roots=[root], repo=repo)
-    from .data import embedded_images
+    from .sources import embedded_images
     from .evaluate import save_png
 
     folder = os.path.join(os.fspath(root), "EmbeddedVal", "HR")
@@ -201,3 +236,22 @@ def benchmark_sets(names=("Set5", "Set14", "B100"), root="data/benchmarks", stan
             save_png(img, path)  # atomic: an interrupted cell never leaves a torn PNG in the set
     print(f"no benchmark set found: using the embedded validation photos ({folder}) as a stand-in")
     return [os.path.dirname(folder)]
+
+
+def reader_patch(batchsize, scale=4, patchsize=48, source="embedded:train", seed=None, num_batches=None):
+    """The notebooks' generator, fixed: yields ``(lr, hr)`` float32 NCHW in [-1, 1].
+
+    Each yield is a fresh array; the patches of a batch come from several images (drawn per patch);
+    LR is MATLAB bicubic of the HR crop; 8-way flip/rotation is applied (the notebooks' separate
+    ``data_augmentation`` step is no longer needed); decoded images are cached. Like the notebooks'
+    reader it yields one batch per image (one "epoch") unless ``num_batches`` says otherwise.
+    ``seed=None`` draws a fresh seed each call, as the notebooks' shuffling did.
+    """
+    from .data import PatchDataset, _stack
+
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2 ** 63)
+    ds = PatchDataset(source, scale, patchsize, seed=seed)
+    n = len(ds.paths) if num_batches is None else int(num_batches)
+    for k in range(n):
+        yield _stack([ds[k * batchsize + j] for j in range(batchsize)])

@@ -19,7 +19,7 @@ import os
 import re
 import sys
 
-from .data import IMAGE_EXTENSIONS, list_images, load_image, to_uint8
+from .imageio import IMAGE_EXTENSIONS, list_images, load_image, to_uint8
 from .errors import SRError, cli_main
 from .evaluate import save_png
 
@@ -228,10 +228,9 @@ def main(argv=None):
     # A typo in a path, an --out that is a file or cannot be written fail before the model is built.
     check_writable(args.out, "--out folder", folder=True)
     collect_inputs(args.inputs, args.out)
-    if args.device:
-        from .engine import use_device
+    from .engine import use_device
 
-        use_device(args.device)
+    use_device(args.device, threads=True)  # None: a GPU if any, else the CPU; all cores for CPU math
     model = build_model(args.model, args.scale if args.scale is not None else 4, args.weights)
     scale = args.scale if args.scale is None or not args.scale.is_integer() else int(args.scale)
     outs = predict(model, args.inputs, args.out, scale=scale, out_size=out_size, tile=args.tile,

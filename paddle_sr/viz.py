@@ -13,7 +13,8 @@ import os
 
 import numpy as np
 
-from .data import load_image, modcrop
+from .data import modcrop
+from .imageio import load_image
 from .errors import SRError
 
 
@@ -107,7 +108,7 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
     if hr is None and path is not None:
         hr = load_image(path)
     if hr is None and lr is None:
-        from .data import EMBEDDED_VAL, _embedded_table
+        from .sources import EMBEDDED_VAL, _embedded_table
         hr = load_image(dict(_embedded_table("val"))[EMBEDDED_VAL[0][0]])
     if hr is not None:
         hr = modcrop(np.asarray(hr, dtype=np.uint8), scale)

@@ -10,6 +10,7 @@ from PIL import Image
 from paddle_sr import data as D
 from paddle_sr.errors import SRError
 from paddle_sr.imresize import imresize
+from paddle_sr.notebook import reader_patch
 
 
 def _rand(h, w, c=3, seed=0):
@@ -258,7 +259,7 @@ def test_reader_patch(tmp_path):
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
     for i, c in enumerate(colours):
         Image.fromarray(np.full((40, 40, 3), c, np.uint8)).save(tmp_path / f"c{i}.png")
-    gen = D.reader_patch(8, scale=2, patchsize=[10, 10, 3], source=str(tmp_path), seed=0)
+    gen = reader_patch(8, scale=2, patchsize=[10, 10, 3], source=str(tmp_path), seed=0)
     batches = list(gen)
     assert len(batches) == 4  # one batch per image, like the notebooks' epoch
     lr, hr = batches[0]
@@ -266,7 +267,7 @@ def test_reader_patch(tmp_path):
     assert not any(np.shares_memory(batches[0][0], b[0]) for b in batches[1:])
     assert len({tuple(D.to_uint8(h)[0, 0]) for h in hr}) > 1  # patches of one batch from several images
     assert np.allclose(lr[:, :, 0, 0], hr[:, :, 0, 0])  # constant image: LR colour = HR colour
-    emb = next(D.reader_patch(2, source="embedded:val", seed=1))
+    emb = next(reader_patch(2, source="embedded:val", seed=1))
     assert emb[0].shape == (2, 3, 48, 48) and emb[1].shape == (2, 3, 192, 192)
 
 

@@ -179,22 +179,7 @@ def test_output_size_is_checked():
 
 # Reduced configurations (as tests/test_export.py): the same layer types, so default_overlap's probe
 # (one poked LR pixel) runs the same mechanism as on the full model, only on a shallower network.
-SMALL = {
-    "edsr": dict(n_resblocks=2, n_feats=16),
-    "rcan": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
-    "rdn": dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4),
-    "srresnet": dict(num_blocks=2, channels=16),
-    "esrgan": dict(num_block=2),
-    "drcn": dict(num_recursions=4, num_features=32),
-    "drrn": dict(num_units=3, num_features=32),
-    "vdsr": dict(num_layers=6),
-    "swinir": dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3)),
-    "swinir_light": dict(embed_dim=24, depths=(2, 2), num_heads=(3, 3)),
-    "san": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
-    "ignn": dict(n_resblocks=2, n_feats=16),
-    "liif": dict(encoder_kwargs=dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4), hidden_list=(16, 16)),
-    "liif_edsr_baseline": dict(encoder_kwargs=dict(n_resblocks=2, n_feats=16), hidden_list=(16, 16)),
-}
+from tiny import SMALL  # noqa: E402  (the one table of reduced settings)
 # Measured max |tiled - whole| in grey levels (uint8) where 1 is not reached (module docstring).
 BOUND = {}
 

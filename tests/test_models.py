@@ -26,14 +26,16 @@ OFFICIAL_COUNTS = {
     ("carn_m", 4): 414_811,
 }
 ARBITRARY_SCALES = (2, 2.5, 4)  # what an arbitrary-scale model (scales() is None) is tested at
-# Reduced depth/width for the models whose full size costs tens of seconds per CPU forward/backward at
-# 12x12 (every code path is still exercised; the full size is covered by the parameter-count test).
-REDUCED = {
-    "drcn": dict(num_recursions=4, num_features=32),
-    "drrn": dict(num_units=3, num_features=32),
-    "vdsr": dict(num_layers=6),
-    "ignn": dict(n_resblocks=2, n_feats=16),
-}
+# Reduced depth/width for the models whose full size costs seconds per CPU forward/backward at 12x12
+# (every code path is still exercised; the full size is covered by the parameter-count test).
+from tiny import SMALL as REDUCED  # noqa: E402  (the one table of reduced settings)
+
+
+def test_the_tiny_table_covers_every_registered_model():
+    from tiny import SMALL, TINY
+
+    assert set(TINY) == set(models.names())
+    assert set(SMALL) <= set(models.names())
 
 
 def _create(name, scale):

@@ -18,35 +18,7 @@ from paddle_sr.errors import SRError
 ROOT = Path(__file__).resolve().parents[1]
 
 # Small enough for a 2-core CPU: tiny widths, 2-image batches, validation on 32-pixel crops.
-TINY_MODELS = {
-    "rdn": dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4),
-    "edsr": dict(n_resblocks=1, n_feats=8),
-    "edsr_baseline": dict(n_resblocks=1, n_feats=8),
-    "rcan": dict(n_resgroups=1, n_resblocks=1, n_feats=8, reduction=4),
-    "srresnet": dict(channels=8, num_blocks=1),
-    "rlfn": dict(feature_channels=8, num_blocks=1, esa_channels=4),
-    "rlfn_s": dict(feature_channels=8, num_blocks=1, esa_channels=4),
-    "rlfn_ntire": dict(feature_channels=8, mid_channels=8, num_blocks=1, esa_channels=4),
-    "liif": dict(encoder_kwargs=dict(num_features=8, num_blocks=1, num_layers=1, growth_rate=4), hidden_list=[8]),
-    # the zoo (issue 8); lists, not tuples, because they travel as JSON
-    "srcnn": dict(n1=16, n2=8),
-    "espcn": {},
-    "vdsr": dict(num_layers=6, num_features=16),
-    "drcn": dict(num_recursions=4, num_features=16),
-    "drrn": dict(num_units=3, num_features=16),
-    "lapsrn": dict(depth=2, n_feats=16),
-    "esrgan": dict(num_block=1, num_feat=16, num_grow_ch=8),
-    "wdsr_a": dict(n_resblocks=2, n_feats=8, block_feats=16),
-    "wdsr_b": dict(n_resblocks=2, n_feats=8),
-    "swinir": dict(embed_dim=12, depths=[2], num_heads=[3]),
-    "swinir_light": dict(embed_dim=12, depths=[2], num_heads=[3]),
-    "san": dict(n_resgroups=2, n_resblocks=2, n_feats=16, reduction=4),
-    "ignn": dict(n_resblocks=1, n_feats=8),  # vgg_weights left out: a random frozen VGG, no download
-    # issue 12; IMDN's CCA squeezes nf // 16 channels, so nf >= 16
-    "imdn": dict(nf=16, num_modules=1),
-    "carn": dict(n_feats=8),
-    "carn_m": dict(n_feats=8),
-}
+from tiny import TINY as TINY_MODELS  # noqa: E402  (the one table of reduced settings)
 
 
 def tiny_args(recipe, tmp_path, **extra):

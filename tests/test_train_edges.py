@@ -174,7 +174,7 @@ def test_a_crash_between_checkpoint_files_leaves_a_folder_that_resumes(tmp_path,
             raise OSError(28, "No space left on device", path)
         return real(obj, path)
 
-    monkeypatch.setattr(train, "atomic_save", full_disk)
+    monkeypatch.setattr(checkpoint, "atomic_save", full_disk)  # what train's write_checkpoint writes with
     args = tiny_args("rdn", tmp_path, iterations=4, val_every=2, save_every=0, run="full")
     with pytest.raises(SRError, match=r"cannot write the checkpoint of iteration 2 .*No space left on device.*"
                                       r"previous checkpoint \(none yet\) is intact.*rerun the same command"):
@@ -182,7 +182,7 @@ def test_a_crash_between_checkpoint_files_leaves_a_folder_that_resumes(tmp_path,
     assert calls[:2] == [train.STATE, "Best.pdparams"]
     folder = tmp_path / "full"
     assert paddle.load(str(folder / train.STATE))["iteration"] == 2 and not (folder / "Best.pdparams").exists()
-    monkeypatch.setattr(train, "atomic_save", real)
+    monkeypatch.setattr(checkpoint, "atomic_save", real)
     assert train.main(args) == 0
     assert train.main(tiny_args("rdn", tmp_path, iterations=4, val_every=2, save_every=0, run="clean")) == 0
     for name in ("Model.pdparams", "Best.pdparams"):
@@ -207,3 +207,23 @@ def test_the_notebook_loader_stream_is_the_same_for_every_worker_count_and_stops
     shutil.rmtree(folder)
     with pytest.raises(SRError, match="does not exist"):
         next(data.batches(ds, 4, start=100))  # files gone mid-run: a clear error, not a hang
+
+
+@pytest.mark.parametrize("gray", ["matlab", "basicsr"])
+def test_training_validation_and_evaluate_score_set14_the_same(shared, tmp_path, gray):
+    """One scoring path: the numbers behind Best.pdparams and the VisualDL curves are evaluate's, gray file
+    (bridge.png) included, for either convention."""
+    from paddle_sr import models
+    from paddle_sr.evaluate import evaluate
+
+    paddle.seed(3)
+    model = models.create("rdn", scale=4, num_features=8, num_blocks=1, num_layers=1, growth_rate=4)
+    model.eval()
+    cfg = configs.resolve("rdn", {"val_data": str(shared / "benchmarks" / "Set14"), "val_gray": gray,
+                                  "data": "embedded:train"})
+    val = train.validate(model, train.validation_sets(cfg.val_data, cfg.scale, cfg.val_max_size), cfg)
+    psnr, ssim, images = val["Set14"]
+    ref = evaluate(model, 4, [str(shared / "benchmarks" / "Set14")], gray=gray, progress=False)["Set14"]
+    assert len(images) == 14 and psnr == ref["psnr"] and ssim == ref["ssim"]
+    bicubic = train.validate(None, train.validation_sets(cfg.val_data, cfg.scale, 0), cfg)["Set14"]
+    assert bicubic[0] == evaluate(None, 4, [str(shared / "benchmarks" / "Set14")], gray=gray, progress=False)["Set14"]["psnr"]

@@ -189,3 +189,10 @@ class VGGStyleDiscriminator(nn.Layer):
             feat = self.lrelu(getattr(self, f"bn{k}_1")(getattr(self, f"conv{k}_1")(feat)))
         feat = self.lrelu(self.linear1(paddle.flatten(feat, 1)))
         return self.linear2(feat)
+
+
+class UnitRangeVGGStyleDiscriminator(VGGStyleDiscriminator):
+    """ESRGAN's discriminator fed as BasicSR feeds it: [0, 1] images (from the suite's [-1, 1])."""
+
+    def forward(self, x):
+        return super().forward((x + 1) / 2)

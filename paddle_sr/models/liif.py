@@ -247,3 +247,15 @@ def liif_edsr_baseline(scale=4, encoder_kwargs=None, **kwargs):
     defaults = {"n_resblocks": 16, "n_feats": 64, "res_scale": 1.0, "rgb_range": 1, "no_upsampling": True,
                 "mean_shift": False, "value_range": (-1.0, 1.0)}
     return LIIF(EDSR(**{**defaults, **(encoder_kwargs or {})}), scale=scale, **kwargs)
+
+
+class LiifQuery(nn.Layer):
+    """LIIF's training forward (RGB at sampled HR coordinates) as a layer, so DataParallel can wrap it."""
+
+    def __init__(self, liif):
+        super().__init__()
+        self.liif = liif
+
+    def forward(self, lr, coord, cell):
+        m = self.liif
+        return m.from_native(m.query_rgb(m.gen_feat(m.to_native(lr)), coord, cell))

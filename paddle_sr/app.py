@@ -1,0 +1,286 @@
+"""Compare super-resolution models on your own images in the browser (Gradio).
+
+    python -m paddle_sr.app [--server-name 127.0.0.1] [--port 7860] [--share] [--max-pixels N]
+    make app                                   # installs requirements-app.txt, then the same
+
+Pick a model (run folders under ``output/``, official checkpoints cached or in ``$PADDLE_SR_WEIGHTS``,
+or any registered model with a weights file), upload an image or pick an example photo, and either
+upscale it or degrade it first (MATLAB bicubic, benchmark protocol) and see PSNR/SSIM against the
+original. The result is shown next to MATLAB bicubic (and a second model), with one zoom box at the
+same place on every result, the time taken, and PNG downloads. Runs on the GPU when Paddle sees one.
+
+This file is layout and wiring only; the model handling is ``paddle_sr.service``.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+import uuid
+
+# Eager Paddle runs most CPU kernels on one core unless told (DESIGN.md §7); set before paddle loads.
+os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
+
+from . import service  # noqa: E402
+from .errors import SRError  # noqa: E402
+
+CUSTOM = "any registered model + a weights file…"
+NONE = "(none)"
+UPSCALE = "Upscale this image"
+DEGRADE = "Degrade then restore (PSNR/SSIM against the original)"
+KEEP_RUNS = 3  # result folders kept on disk (large PNGs)
+
+
+def _import_gradio():
+    try:
+        import gradio as gr
+    except ImportError:
+        raise SRError("the app needs Gradio: pip install -r requirements-app.txt (or `make app`)") from None
+    return gr
+
+
+class App:
+    """The state shared by the callbacks: options, the choice list, the folder for downloads."""
+
+    def __init__(self, output_dir="output", max_pixels=service.DEFAULT_MAX_PIXELS, max_memory_mb=None):
+        self.output_dir, self.max_pixels, self.max_memory_mb = output_dir, int(max_pixels), max_memory_mb
+        self.results_root = tempfile.mkdtemp(prefix="paddle_sr_app_")
+        self.examples = dict(service.example_images())
+        self.refresh()
+
+    def refresh(self):
+        self.choices = {c.label: c for c in service.model_choices(self.output_dir)}
+        return list(self.choices) + [CUSTOM]
+
+    def choice(self, label, custom_name=None, custom_scale=None, custom_weights=None):
+        if label == CUSTOM:
+            return service.Choice.custom(custom_name, custom_scale, custom_weights)
+        if label not in self.choices:
+            raise SRError(f"no model {label!r} on this machine any more; press 'Refresh the list'")
+        return self.choices[label]
+
+    def new_results_dir(self):
+        runs = sorted((os.path.join(self.results_root, d) for d in os.listdir(self.results_root)),
+                      key=os.path.getmtime)
+        for old in runs[:max(0, len(runs) - KEEP_RUNS + 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        path = os.path.join(self.results_root, uuid.uuid4().hex[:8])
+        os.makedirs(path)
+        return path
+
+
+def _safe(name):
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def _fmt_time(s):
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
+
+
+def _table(results, degrade, protocol):
+    head = "| result | size | time | tiles | " + ("PSNR (dB) | SSIM |" if degrade else "")
+    sep = "|---|---|---|---|" + ("---|---|" if degrade else "")
+    rows = []
+    for r in results:
+        tiles = "—" if r.name == service.BICUBIC else (f"{r.tile} px" if r.tile else "whole image")
+        row = f"| {r.name} | {r.image.shape[1]}x{r.image.shape[0]} | {_fmt_time(r.seconds)} | {tiles} |"
+        if degrade:
+            row += f" {r.psnr:.2f} | {r.ssim:.4f} |"
+        rows.append(row)
+    text = "\n".join([head, sep] + rows)
+    if protocol:
+        text += "\n\n" + "\n".join(f"`{line}`" for line in protocol)
+    return text
+
+
+def build(app):
+    """The Gradio Blocks of ``app`` (an ``App``)."""
+    gr = _import_gradio()
+    import paddle
+
+    from .models import names
+
+    def warn(e):
+        msg = str(e)
+        gr.Warning(msg)
+        return f"**Error:** {msg}"
+
+    def load_input(path, max_side=800):
+        """(preview, status, ok) of an image file."""
+        if not path:
+            return None, "", False
+        try:
+            img = service.read_image(path, app.max_pixels)
+        except SRError as e:
+            return None, warn(e), False
+        h, w = img.shape[:2]
+        return service.preview(img, max_side), f"Input {w}x{h}", True
+
+    def on_upload(path):
+        view, status, ok = load_input(path)
+        # a file that cannot be used is taken out of the upload box, ready for the next one
+        return (path if ok else None), gr.update(value=NONE), view, status, (gr.update() if ok else None)
+
+    def on_example(name):
+        if not name or name == NONE:
+            return gr.update(), gr.update(), gr.update()
+        path = app.examples[name]
+        view, status, ok = load_input(path)
+        return (path if ok else None), view, status
+
+    def on_model(label):
+        # a custom model may be arbitrary-scale (liif): its scale is the slider's
+        arbitrary = label == CUSTOM or (label in app.choices and app.choices[label].arbitrary)
+        return gr.update(visible=label == CUSTOM), gr.update(visible=arbitrary)
+
+    def on_refresh():
+        labels = app.refresh()
+        return gr.update(choices=labels), gr.update(choices=[NONE] + labels[:-1])
+
+    def run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=gr.Progress()):
+        no_change = (gr.update(),) * 6
+        try:
+            if not src:
+                raise SRError("upload an image or pick an example photo first")
+            img = service.read_image(src, app.max_pixels)
+            choice_a = app.choice(label_a, cname, cscale, cweights)
+            scale = service.build_scale(choice_a, free_scale if choice_a.arbitrary else None)
+            picks = [choice_a]
+            if label_b and label_b != NONE:
+                choice_b = app.choice(label_b)
+                service.build_scale(choice_b, scale)  # same scale or a clear message
+                picks.append(choice_b)
+            degrade = mode == DEGRADE
+            hr, _, results = service.compare(picks, img, scale, degrade_first=degrade, path=src,
+                                             progress=lambda f, text: progress(f, desc=text),
+                                             max_memory_mb=app.max_memory_mb, max_pixels=app.max_pixels)
+            protocol = [service.protocol_line(scale, r.name, max_memory_mb=app.max_memory_mb)
+                        for r in results] if degrade else []
+            progress(1.0, desc="writing the PNGs")
+            out_dir = app.new_results_dir()
+            stem = os.path.splitext(os.path.basename(src))[0]
+            files = [service.save_png(r.image, os.path.join(out_dir, f"{stem}_{_safe(r.name)}_x{scale:g}.png"))
+                     for r in results]
+            if degrade:
+                files.append(service.save_png(hr, os.path.join(out_dir, f"{stem}_original.png")))
+            previews = [service.preview(r.image) for r in results]
+            state = {"images": [(r.name, r.image) for r in results] + ([("original", hr)] if degrade else []),
+                     "preview_hw": previews[0].shape[:2]}
+            status = (f"**x{scale:g}**, {'degraded then restored' if degrade else 'upscaled'} on "
+                      f"{paddle.device.get_device()}.\n\n" + _table(results, degrade, protocol))
+            return (status, previews[0], previews[1], previews[2] if len(previews) > 2 else None, files, state)
+        except SRError as e:
+            return (warn(e),) + no_change[1:]
+        except Exception as e:  # noqa: BLE001 - the page shows one line; the server log keeps the traceback
+            traceback.print_exc()
+            return (warn(f"unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}"),) + no_change[1:]
+
+    def update_zoom(state, cx, cy, frac):
+        if not state:
+            return None
+        crops, box = service.zooms([img for _, img in state["images"]], cx / 100, cy / 100, frac / 100)
+        names_ = [n for n, _ in state["images"]]
+        return [(c, f"{n} — crop {box[3]}x{box[2]} at ({box[1]}, {box[0]})") for c, n in zip(crops, names_)]
+
+    def on_select(state, evt: gr.SelectData):
+        if not state or not evt.index:
+            return gr.update(), gr.update()
+        h, w = state["preview_hw"]
+        x, y = evt.index[:2]
+        return round(100 * x / w), round(100 * y / h)
+
+    labels = app.refresh()
+    # delete_cache: Gradio's copies of uploads and results (large PNGs) older than 2 h go, checked hourly
+    with gr.Blocks(title="paddle_sr — compare super-resolution models", delete_cache=(3600, 7200)) as demo:
+        gr.Markdown("# paddle_sr — compare super-resolution models\nUpload an image (or pick an example), "
+                    "choose a model, run. Large images are tiled; click a result or move the sliders to zoom "
+                    "into the same place of every result.")
+        src = gr.State(None)
+        results = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(label="Your image (PNG, JPEG, ...)", file_types=["image"], type="filepath",
+                                 elem_id="upload")
+                example = gr.Dropdown([NONE] + list(app.examples), value=NONE, label="…or an example photo",
+                                      elem_id="example")
+                input_view = gr.Image(label="Input", interactive=False, elem_id="input-view", format="png")
+                mode = gr.Radio([UPSCALE, DEGRADE], value=UPSCALE, label="What to do", elem_id="mode")
+                model_a = gr.Dropdown(labels, value=labels[0], label="Model", elem_id="model-a")
+                with gr.Group(visible=labels[0] == CUSTOM) as custom:
+                    cname = gr.Dropdown(names(), value="rlfn" if "rlfn" in names() else names()[0],
+                                        label="Registered model")
+                    cscale = gr.Number(value=4, label="Scale (fixed-scale models)", precision=0)
+                    cweights = gr.Textbox(label="Weights file (.pdparams path, or 'official')", elem_id="weights")
+                free_scale = gr.Slider(service.ARBITRARY_SCALES[0], service.ARBITRARY_SCALES[1], value=4, step=0.1,
+                                       label="Scale (arbitrary-scale model)", visible=False)
+                model_b = gr.Dropdown([NONE] + labels[:-1], value=NONE, label="Second model (optional)",
+                                      elem_id="model-b")
+                with gr.Row():
+                    go = gr.Button("Run", variant="primary", elem_id="run")
+                    refresh = gr.Button("Refresh the list")
+            with gr.Column(scale=2):
+                status = gr.Markdown(elem_id="status")
+                with gr.Row():
+                    out_bic = gr.Image(label="Bicubic (MATLAB)", interactive=False, elem_id="out-bicubic",
+                                       format="png")
+                    out_a = gr.Image(label="Model", interactive=False, elem_id="out-a", format="png")
+                    out_b = gr.Image(label="Second model", interactive=False, elem_id="out-b", format="png",
+                                     visible=False)
+                gr.Markdown("**Zoom** — the same box on every result (full resolution, pixels enlarged)")
+                with gr.Row():
+                    cx = gr.Slider(0, 100, value=50, step=1, label="centre x (%)", elem_id="zoom-x")
+                    cy = gr.Slider(0, 100, value=50, step=1, label="centre y (%)", elem_id="zoom-y")
+                    frac = gr.Slider(2, 100, value=15, step=1, label="box (% of the shorter side)")
+                zoomed = gr.Gallery(label="Zoom", columns=4, elem_id="zoom", format="png")
+                files = gr.File(label="Download PNG (full resolution)", file_count="multiple", elem_id="downloads")
+
+        upload.upload(on_upload, upload, [src, example, input_view, status, upload])
+        example.change(on_example, example, [src, input_view, status])
+        model_a.change(on_model, model_a, [custom, free_scale])
+        model_b.change(lambda b: gr.update(visible=b != NONE), model_b, out_b)
+        refresh.click(on_refresh, None, [model_a, model_b])
+        go.click(run, [src, mode, model_a, cname, cscale, cweights, free_scale, model_b],
+                 [status, out_bic, out_a, out_b, files, results]).then(
+            update_zoom, [results, cx, cy, frac], zoomed)
+        for s in (cx, cy, frac):
+            s.release(update_zoom, [results, cx, cy, frac], zoomed)
+        for img in (out_bic, out_a, out_b):
+            img.select(on_select, results, [cx, cy]).then(update_zoom, [results, cx, cy, frac], zoomed)
+    return demo
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m paddle_sr.app", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--server-name", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    ap.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free one)")
+    ap.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    ap.add_argument("--output", default="output", help="folder of training runs to offer (default: output)")
+    ap.add_argument("--max-pixels", type=int, default=service.DEFAULT_MAX_PIXELS,
+                    help=f"refuse inputs above N pixels (default {service.DEFAULT_MAX_PIXELS}: 2000x2000 fits)")
+    ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
+                    help="working memory of one device call; larger images are tiled (default: paddle_sr.inference's)")
+    ap.add_argument("--device", default=None,
+                    help="paddle device: cpu, gpu or gpu:N (default: a GPU if Paddle sees one)")
+    args = ap.parse_args(argv)
+    if args.max_pixels < 1:
+        raise SRError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    _import_gradio()  # a missing Gradio is one line, before Paddle and the models load
+    from .engine import use_device
+
+    device = use_device(args.device)
+    app = App(args.output, args.max_pixels, args.max_memory)
+    demo = build(app)
+    print(f"paddle_sr app on {device}; {len(app.choices)} model(s) found "
+          f"(run folders in {args.output}/, official checkpoints cached or in PADDLE_SR_WEIGHTS)", flush=True)
+    demo.queue(default_concurrency_limit=1)  # one run at a time: one model in memory
+    demo.launch(server_name=args.server_name, server_port=args.port, share=args.share, show_error=True,
+                allowed_paths=[app.results_root], max_file_size=f"{max(args.max_pixels * 8 // 2 ** 20, 50)}mb")
+    return 0
+
+
+if __name__ == "__main__":
+    from .errors import cli_main
+
+    sys.exit(cli_main(main))
