@@ -19,8 +19,7 @@ import tempfile
 import traceback
 import uuid
 
-# Eager Paddle runs most CPU kernels on one core unless told (DESIGN.md §7); set before paddle loads.
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+# All cores for inference: inference.super_resolve sets them (engine.inference_threads).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
 
 from . import service  # noqa: E402
