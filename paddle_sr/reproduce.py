@@ -77,14 +77,14 @@ def reproduce(data_dir, *, ids=None, weights_dir=None, sets=None, progress=True)
         matlab = (evaluate(model, e.scale, set_dirs, gray=e.gray, progress=progress, lr_float=True)
                   if e.model in MATLAB_Y_MODELS else None)
         p = results["protocol"]
-        line = protocol_line(dict(p, model="every model", scale="S",
+        line = protocol_line(dict(p, model="every model", scale="S", gray="per row (its paper's)",
                                   crop_border="S" if p["crop_border"] == e.scale else p["crop_border"]))
         for set_name in wanted:
             r = results[set_name]
             paper = e.paper.get(set_name, (None, None))[0]
             rows.append({"checkpoint": e.id, "model": e.model, "scale": e.scale, "set": set_name, "paper": paper,
                          "psnr": r["psnr"], "ssim": r["ssim"], "diff": None if paper is None else r["psnr"] - paper,
-                         "matlab_psnr": None if matlab is None else matlab[set_name]["psnr"],
+                         "matlab_psnr": None if matlab is None else matlab[set_name]["psnr"], "gray": e.gray,
                          "paper_ref": e.paper_ref, "protocol": line})
     return rows
 
@@ -94,14 +94,14 @@ def format_report(rows):
     lines = [f"protocol: {line}" for line in dict.fromkeys(r["protocol"] for r in rows)]
     with_matlab = any(r.get("matlab_psnr") is not None for r in rows)
     lines.append(f"{'model':<11} {'scale':>5} {'set':<9} {'paper':>6} {'measured':>8} {'diff':>6} {'SSIM':>7}"
-                 + (f" {'MATLAB':>8}" if with_matlab else ""))
+                 + (f" {'MATLAB':>8}" if with_matlab else "") + "  gray")
     for r in rows:
         paper = "—" if r["paper"] is None else f"{r['paper']:.2f}"
         diff = "—" if r["diff"] is None else f"{r['diff']:+.3f}"
         extra = "" if not with_matlab else f" {r['matlab_psnr']:8.3f}" if r.get("matlab_psnr") is not None \
             else f" {'—':>8}"
         lines.append(f"{r['model']:<11} {'x' + str(r['scale']):>5} {r['set']:<9} {paper:>6} {r['psnr']:8.3f} "
-                     f"{diff:>6} {r['ssim']:7.4f}{extra}")
+                     f"{diff:>6} {r['ssim']:7.4f}{extra}  {r.get('gray', '')}".rstrip())
     if with_matlab:
         lines.append("MATLAB: the model's own test code protocol (LR = imresize of the double image, not rounded)")
     return "\n".join(lines)
