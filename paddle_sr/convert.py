@@ -208,14 +208,21 @@ def parse_arg(text):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.convert", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help=f"registered model: {', '.join(sorted(NATIVE_RANGES))}")
-    p.add_argument("--scale", required=True, help="upscaling factor the checkpoint was trained for")
+    p.add_argument("--scale", default=None, help="upscaling factor the checkpoint was trained for (not needed for "
+                                                 "arbitrary-scale models such as liif)")
     p.add_argument("--key", default=None, help="nested entry holding the state dict, e.g. params or model.sd")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg n_resgroups=2")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
-    p.add_argument("input", metavar="IN.pth")
+    p.add_argument("input", metavar="IN", help="official checkpoint: .pth/.pt (state dict or whole pickled model) "
+                                                "or MatConvNet .mat")
     p.add_argument("output", metavar="OUT.pdparams")
     a = p.parse_args(argv)
+    if a.scale is None:
+        if models.scales(a.model) is not None:
+            raise SRError(f"--scale is needed: {a.model} has one set of weights per scale "
+                          f"({', '.join(map(str, models.scales(a.model)))}); pass the one the checkpoint was trained for")
+        a.scale = "4"  # an arbitrary-scale model's weights serve every scale; 4 only names the built model
     try:
         scale = _parse_scale(a.scale)
     except ValueError:

@@ -191,6 +191,23 @@ def test_liif_layout_transposes_linear_weights(tmp_path):
         np.testing.assert_array_equal(state[k].numpy(), v.numpy(), err_msg=k)
 
 
+def test_arbitrary_scale_models_convert_without_scale(tmp_path):
+    """LIIF's weights serve every scale: --scale is optional for it, and required (named) for a fixed-scale model."""
+    from paddle_sr.convert import main
+
+    kwargs = dict(encoder_kwargs=dict(n_resblocks=1, n_feats=8), hidden_list=(16, 12))
+    model = models.create("liif_edsr_baseline", scale=2, **kwargs)
+    linear = {f"{n}.weight" for n, layer in model.named_sublayers() if isinstance(layer, paddle.nn.Linear)}
+    sd = {k: torch.from_numpy(v.numpy().T.copy() if k in linear else v.numpy())
+          for k, v in model.state_dict().items() if k != "value_range"}
+    torch.save({"model": {"name": "liif", "args": {}, "sd": sd}}, tmp_path / "epoch-last.pth")
+    main(["--model", "liif_edsr_baseline", "--arg", "encoder_kwargs={'n_resblocks': 1, 'n_feats': 8}",
+          "--arg", "hidden_list=(16, 12)", str(tmp_path / "epoch-last.pth"), str(tmp_path / "liif.pdparams")])
+    assert (tmp_path / "liif.pdparams").is_file()
+    with pytest.raises(SRError, match="--scale is needed: rlfn has one set of weights per scale"):
+        main(["--model", "rlfn", str(tmp_path / "epoch-last.pth"), str(tmp_path / "rlfn.pdparams")])
+
+
 def test_official_liif_checkpoint_converts_and_renders_as_the_reference(tmp_path):
     """A checkpoint in LIIF's train.py layout, saved from the re-typed official model, renders the same."""
     from tests.reference import liif_torch
