@@ -75,12 +75,13 @@ def protocol_line(p):
             f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
 
 
-def save_png(img, path):
+def save_png(img, path, compress_level=6):
     """Write an HxWx3 uint8 array as PNG atomically (``checkpoint.atomic_write``: temporary file in the
-    same folder, then rename; normal umask permissions)."""
+    same folder, then rename; normal umask permissions). ``compress_level`` 1 is fast for large results."""
     from .checkpoint import atomic_write
 
-    return atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"), ".png")
+    return atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG", compress_level=compress_level),
+                        ".png")
 
 
 def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):

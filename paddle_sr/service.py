@@ -426,8 +426,7 @@ def preview(img, max_side=1600):
 
 
 def save_png(img, path, fast=True):
-    """Write a uint8 image as PNG (atomically); ``fast`` trades file size for speed on large results."""
-    from .checkpoint import atomic_write
+    """Write a uint8 image as PNG (atomically, ``evaluate.save_png``); ``fast`` trades file size for speed."""
+    from .evaluate import save_png as write
 
-    return atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG",
-                                                                     compress_level=1 if fast else 6), ".png")
+    return write(img, path, compress_level=1 if fast else 6)
