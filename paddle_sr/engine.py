@@ -277,6 +277,11 @@ class InferenceEngine:
 ENGINES = ("eager", "inference")
 
 
+def current_device():
+    """'gpu' or 'cpu': where Paddle runs now (follows --device / ``paddle.set_device``)."""
+    return "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"
+
+
 def with_engine(model, engine="eager"):
     """``model`` to run as ``engine``: 'eager' (the layer itself) or 'inference' (exported and run by
     an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU). ``--engine`` of predict/evaluate.
@@ -287,5 +292,4 @@ def with_engine(model, engine="eager"):
         raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
     if engine == "eager" or model is None or isinstance(model, (str, InferenceEngine)):
         return model
-    device = "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"  # follows --device / set_device
-    return InferenceEngine.from_model(model, device=device)
+    return InferenceEngine.from_model(model, device=current_device())

@@ -88,18 +88,10 @@ def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):
     """Keyword arguments for ``inference.super_resolve`` from ``--tile/--tile-overlap/--max-memory``.
 
     ``None`` means "the default of ``super_resolve``" (automatic tiles, the model's own overlap) and
-    is left out, so the tools work with every version of that signature.
+    is left out; bad values fail here, before any work.
     """
-    import inspect
-
-    from .inference import super_resolve
-
     given = {"tile": tile, "tile_overlap": tile_overlap, "max_memory_mb": max_memory_mb}
     opts = {k: v for k, v in given.items() if v is not None}
-    accepted = inspect.signature(super_resolve).parameters
-    if "max_memory_mb" in opts and "max_memory_mb" not in accepted:
-        raise SRError("--max-memory needs the automatic tiling of paddle_sr.inference, which this version lacks; "
-                      "use --tile N instead")
     for key, value in opts.items():
         if value is not None and value < (1 if key != "tile_overlap" else 0):
             flag = {"tile": "--tile", "tile_overlap": "--tile-overlap", "max_memory_mb": "--max-memory"}[key]

@@ -409,20 +409,19 @@ def engine_for(model, engine=None):
     Arbitrary-scale renderers (LIIF) and anything that is not an ``nn.Layer`` stay as they are.
     """
     engine = engine or default_engine()
-    from .engine import ENGINES, InferenceEngine
+    from .engine import ENGINES, current_device, with_engine
 
     if engine not in ENGINES:
         raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
     if engine == "eager" or not isinstance(model, nn.Layer) or hasattr(model, "render"):
         return model
-    device = "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"
-    key = (_fingerprint(model), device)
+    key = (_fingerprint(model), current_device())
     cached = _engine_cache.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
     was_training = model.training
     try:
-        runner = InferenceEngine.from_model(model, device=device)
+        runner = with_engine(model, "inference")
     finally:
         if was_training:
             model.train()
