@@ -179,7 +179,8 @@ def _cases():
         Case("espcn", 4, {}, lambda: cl.ESPCN(4), native=1.0, y_model=False),
         Case("vdsr", 4, {}, lambda: cl.VDSR(), native=1.0, y_model=True, sizes=[64]),
         Case("drrn", 4, {}, lambda: cl.DRRNCaffe(), native=1.0, y_model=True, sizes=[32]),
-        Case("drcn", 2, {}, lambda: cl.DRCN(), native=1.0, y_model=True, sizes=[32]),
+        Case("drcn", 2, {}, lambda: cl.DRCN(), native=1.0, y_model=True, sizes=[32],
+             call=lambda t, x: t(x)[0]),  # (final output, per-recursion predictions)
         Case("lapsrn", 4, {}, lambda: eg.LapSRNMatConvNet(4), native=1.0, y_model=False,
              call=lambda t, x: t(x)[-1]),
     ]
@@ -244,7 +245,9 @@ def contenders(case, device, threads):
         elapsed = time.perf_counter() - start
         return elapsed, to_output(y.numpy())
 
+    start = time.perf_counter()
     engine = InferenceEngine.from_model(model, device=device, threads=threads)
+    case.export_s = time.perf_counter() - start  # the one-time cost engine 'auto' weighs (engine_choice)
 
     def engine_run(x01):
         x = np.ascontiguousarray(x01 * 2 - 1, dtype=np.float32)
@@ -254,6 +257,10 @@ def contenders(case, device, threads):
         return elapsed, to_output(y)
 
     runs = {"pytorch": torch_run, "eager": eager_run, "inference": engine_run}
+    if case.y_model is not None and hasattr(model, "forward_y"):
+        # Like for like with the official code: the bare Y network on the same prepared Y input.
+        ynet = _y_network_runs(model, prepared_y=lambda x01: prep(x01).numpy(), device=device, threads=threads)
+        runs.update(ynet)
     if threads > 1 and device == "cpu":  # on a loaded machine one thread can be the faster setting
         runs["pytorch 1 thr"] = lambda x01: torch_run(x01, threads=1)
         engine1 = InferenceEngine.from_model(model, device=device, threads=1)
@@ -265,6 +272,71 @@ def contenders(case, device, threads):
             return time.perf_counter() - start, to_output(y)
         runs["inference 1 thr"] = engine1_run
     return runs
+
+
+class _YNetwork(paddle.nn.Layer):
+    """A Y-channel model's bare network (``forward_y``: native-range Y in, SR Y out), for export."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, y):
+        return self.model.forward_y(y)
+
+
+def _y_network_runs(model, prepared_y, device, threads):
+    """'eager net' / 'inference net': ``model.forward_y`` eager, and exported (1-channel input) and run
+    by a Paddle Inference predictor configured as ``InferenceEngine`` (oneDNN on CPU)."""
+    import tempfile
+
+    from paddle import inference
+    from paddle.static import InputSpec
+
+    from paddle_sr.engine import model_files
+    sync_p = paddle.device.synchronize if device == "gpu" else (lambda: None)
+    cache = {}
+
+    def y_of(x01):
+        if id(x01) not in cache:
+            cache.clear()
+            cache[id(x01)] = np.ascontiguousarray(prepared_y(x01), dtype=np.float32)
+        return cache[id(x01)]
+
+    def eager_net(x01):
+        y = paddle.to_tensor(y_of(x01))
+        start = time.perf_counter()
+        with paddle.no_grad():
+            out = model.forward_y(y)
+        sync_p()
+        return time.perf_counter() - start, out.numpy()
+
+    with tempfile.TemporaryDirectory(prefix="ynet_") as tmp:
+        net = _YNetwork(model)
+        net.eval()
+        static = paddle.jit.to_static(net, input_spec=[InputSpec([None, 1, None, None], "float32")], full_graph=True)
+        paddle.jit.save(static, os.path.join(tmp, "model"))
+        config = inference.Config(*model_files(tmp))
+        config.disable_glog_info()
+        if device == "gpu":
+            config.enable_use_gpu(256, 0)
+        else:
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(threads)
+            config.enable_mkldnn()
+        predictor = inference.create_predictor(config)
+    handle = predictor.get_input_handle(predictor.get_input_names()[0])
+    out_name = predictor.get_output_names()[0]
+
+    def inference_net(x01):
+        y = y_of(x01)
+        start = time.perf_counter()
+        handle.reshape(list(y.shape))
+        handle.copy_from_cpu(y)
+        predictor.run()
+        out = predictor.get_output_handle(out_name).copy_to_cpu()
+        return time.perf_counter() - start, out
+    return {"eager net": eager_net, "inference net": inference_net}
 
 
 def bench(case, sizes, repeats, device, threads):
@@ -284,7 +356,7 @@ def bench(case, sizes, repeats, device, threads):
         med = {k: statistics.median(v) for k, v in times.items()}
         # Each framework's faster thread setting (the conservative comparison for PyTorch).
         med["pytorch"] = min(v for k, v in med.items() if k.startswith("pytorch"))
-        med["inference"] = min(v for k, v in med.items() if k.startswith("inference"))
+        med["inference"] = min(v for k, v in med.items() if k.startswith("inference") and "net" not in k)
         diff = {k: float(np.abs(outs[k] - outs["pytorch"]).max() * 255) for k in runs if not k.startswith("pytorch")}
         rows.append((size, med, diff))
     return rows
@@ -307,8 +379,8 @@ def main(argv=None):
     print(f"paddle {paddle.__version__}, torch {torch.__version__}, device {args.device}, {os.cpu_count()} CPUs, "
           f"{threads} threads, load average {os.getloadavg()[0]:.1f}", flush=True)
     print("| model | LR | config | PyTorch s | Paddle eager s | x | Paddle Inference s | x | fastest Paddle x "
-          "| diff eager | diff inference |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+          "| diff eager | diff inference | export s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in args.models:
         case = CASES[name]
         sizes = case.sizes or args.sizes
@@ -318,14 +390,18 @@ def main(argv=None):
             rows = bench(case, sizes, args.repeats, args.device, threads)
         except Exception as e:  # noqa: BLE001 - one model failing must not lose the rest of the table
             print(f"| {name} x{case.scale} | - | {case.config} | failed: {type(e).__name__}: "
-                  f"{' '.join(str(e).split())[:150]} | | | | | | | |", flush=True)
+                  f"{' '.join(str(e).split())[:150]} | | | | | | | | |", flush=True)
             continue
         for size, med, diff in rows:
             t = med["pytorch"]
-            best = min(med["eager"], med["inference"])
-            print(f"| {name} x{case.scale} | {size}x{size} | {case.config} | {t:.3f} | {med['eager']:.3f} | "
-                  f"{med['eager'] / t:.2f} | {med['inference']:.3f} | {med['inference'] / t:.2f} | "
-                  f"**{best / t:.2f}** | {diff['eager']:.1e} | {diff['inference']:.1e} |", flush=True)
+            for label, e, i in ((f"{name} x{case.scale}", "eager", "inference"),
+                                (f"{name} x{case.scale} Y network only", "eager net", "inference net")):
+                if e not in med:
+                    continue
+                best = min(med[e], med[i])
+                print(f"| {label} | {size}x{size} | {case.config} | {t:.3f} | {med[e]:.3f} | "
+                      f"{med[e] / t:.2f} | {med[i]:.3f} | {med[i] / t:.2f} | "
+                      f"**{best / t:.2f}** | {diff[e]:.1e} | {diff[i]:.1e} | {case.export_s:.1f} |", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     for name, why in NOT_COVERED.items():
         print(f"not covered: {name}: {why}")

@@ -274,7 +274,7 @@ class InferenceEngine:
         return f"InferenceEngine({self.folder!r}, {self.sr_name} x{self.sr_scale}, {backend})"
 
 
-ENGINES = ("eager", "inference")
+ENGINES = ("auto", "eager", "inference")  # auto: paddle_sr.engine_choice
 
 
 def current_device():
@@ -286,10 +286,11 @@ def with_engine(model, engine="eager"):
     """``model`` to run as ``engine``: 'eager' (the layer itself) or 'inference' (exported and run by
     an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU). ``--engine`` of predict/evaluate.
 
+    'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.engine_choice``).
     None (bicubic) and an ``InferenceEngine`` pass through unchanged.
     """
     if engine not in ENGINES:
         raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
-    if engine == "eager" or model is None or isinstance(model, (str, InferenceEngine)):
+    if engine in ("auto", "eager") or model is None or isinstance(model, (str, InferenceEngine)):
         return model
     return InferenceEngine.from_model(model, device=current_device())

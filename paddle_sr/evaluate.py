@@ -22,6 +22,7 @@ from PIL import Image
 
 from .data import modcrop
 from .imageio import is_grayscale_file, list_images, load_image, to_uint8
+from .engine import ENGINES
 from .errors import SRError, cli_main
 from .imresize import imresize
 from .metrics import GRAY_CONVENTIONS, psnr, ssim
@@ -47,7 +48,7 @@ def resolve_set(path):
 
 
 def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=None, float_output=False, engine="eager", max_memory_mb=None, lr_float=False):
+             tile=None, tile_overlap=None, float_output=False, engine=None, max_memory_mb=None, lr_float=False):
     """The evaluation protocol as a dict (stored in the results next to the numbers).
 
     ``tile_overlap`` None: the model's own default overlap (``paddle_sr.inference``)."""
@@ -69,7 +70,7 @@ def protocol_line(p):
             (f" | tiles {p['tile']} overlap {'model default' if p['tile_overlap'] is None else p['tile_overlap']}"
              if p["tile"] else "") + \
             (f" | max memory {p['max_memory_mb']} MB" if p.get("max_memory_mb") else "") + \
-            (f" | engine {p['engine']}" if p.get("engine", "eager") != "eager" else "")
+            (f" | engine {p['engine']}" if p.get("engine") not in (None, "eager") else "")
     lr = "LR MATLAB bicubic" + (" (double, not rounded)" if "not rounded" in p.get("lr", "") else "")
     return (f"{p['model']} x{p['scale']} | HR modcrop, {lr} | SR {p['sr']} | "
             f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
@@ -169,15 +170,16 @@ def validation_sets(specs, scale, max_size=0):
 
 
 def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
-             tile=None, tile_overlap=None, save_dir=None, float_output=False, progress=True, engine="eager",
+             tile=None, tile_overlap=None, save_dir=None, float_output=False, progress=True, engine=None,
              max_memory_mb=None, lr_float=False):
     """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
 
     ``lr_float``: the LR is MATLAB ``imresize`` of the double image, not rounded to uint8 (the test code
     of the MATLAB-era Y-channel models, e.g. LapSRN's ``test_LapSRN.m``).
 
-    ``engine='inference'`` exports the model and runs it with Paddle Inference (``paddle_sr.engine``;
-    oneDNN on CPU, within about 2e-3 of eager on the 0-255 scale); tiles and self-ensemble go through it.
+    ``engine``: 'auto' (None: the process default), 'eager' or 'inference' (``paddle_sr.engine_choice``:
+    the model exported once and run by Paddle Inference, oneDNN on CPU, within 5e-3 of eager on the
+    0-255 scale; 'auto' uses it once it pays for the export); tiles and self-ensemble go through it.
     ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
     ``save_dir`` is checked for writability before any image is processed.
 
@@ -214,6 +216,9 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
         except ImportError:
             pass
     from .engine import InferenceEngine, with_engine
+    from .engine_choice import check_engine, default_engine
+
+    engine = check_engine(engine or default_engine())
     model = with_engine(model, engine)
     engine = "eager" if model is None else "inference" if isinstance(model, InferenceEngine) else engine
     results = {}
@@ -297,8 +302,8 @@ def main(argv=None):
     ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
                     help="tile automatically so one device call stays within MB megabytes")
     ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
-    ap.add_argument("--engine", choices=("eager", "inference"), default="eager",
-                    help="inference: export the model and run it with Paddle Inference (oneDNN on CPU)")
+    ap.add_argument("--engine", choices=ENGINES, default=None,
+                    help="auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, 3-10x faster) when the work pays for the export, else eager; eager: the Paddle layers; inference: always the exported model")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from .checkpoint import check_writable

@@ -46,8 +46,9 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from .imageio import to_tensor_range
+from .engine_choice import ENGINE_ENV, default_engine, engine_for, set_default_engine  # noqa: F401 (API)
 from .errors import SRError
+from .imageio import to_tensor_range
 
 # The 8 dihedral transforms of the self-ensemble (Lim et al., EDSR "+", Sec. 4.4): (flip, rot90 k).
 ENSEMBLE = [(f, k) for f in (False, True) for k in range(4)]
@@ -149,6 +150,7 @@ _facts_cache = weakref.WeakKeyDictionary()
 class _Facts:
     """What one probe forward at ``_PROBE`` x ``_PROBE`` LR pixels says about ``model``."""
     col_per_px = 0.0  # largest im2col buffer of one conv call, elements per LR pixel
+    macs_per_px = 0.0  # multiply-adds of all conv and linear layers per LR pixel (engine_choice)
     bytes_per_px = 0.0  # estimated peak working memory, bytes per LR pixel
     min_side = None  # smallest LR side the model takes (found on demand)
     overlap = None  # (weights fingerprint, default overlap)
@@ -182,6 +184,9 @@ def _facts(model):
             else:  # transposed: [Cout/groups * kh * kw, Hin * Win]
                 col = layer.weight.shape[1] * kh * kw * inputs[0].shape[2] * inputs[0].shape[3]
             facts.col_per_px = max(facts.col_per_px, col / _PROBE ** 2)
+            facts.macs_per_px += layer.weight.shape[0] * col / _PROBE ** 2
+        elif isinstance(layer, nn.Linear):
+            facts.macs_per_px += layer.weight.shape[0] * output.size / _PROBE ** 2
         for t in list(inputs) + [output]:
             if isinstance(t, paddle.Tensor) and id(t) not in live:
                 live[id(t)] = (weakref.ref(t), t.size * t.element_size())
@@ -289,11 +294,6 @@ def _plan(model, lr_hw, out_hw, max_memory_mb, overlap, batch_size):
     return lo, ov
 
 
-def _fingerprint(model):
-    with paddle.no_grad():
-        return round(sum(float(p.abs().sum()) for p in model.parameters()), 3)
-
-
 def default_overlap(model, side=48):
     """Tile overlap (LR pixels) for ``model``: twice the radius its output reacts to one LR pixel.
 
@@ -305,7 +305,9 @@ def default_overlap(model, side=48):
     facts = _facts(model)
     if facts is None:
         return 16
-    key = _fingerprint(model)
+    from .engine_choice import fingerprint
+
+    key = fingerprint(model)
     if facts.overlap is not None and facts.overlap[0] == key:
         return facts.overlap[1]
     scale = getattr(model, "sr_scale", None) or 2
@@ -371,64 +373,6 @@ def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None):
     return out / wsum
 
 
-# --- Which engine runs the network inside ``super_resolve`` ---
-
-ENGINE_ENV = "PADDLE_SR_ENGINE"
-_default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'eager'
-_engine_cache = weakref.WeakKeyDictionary()  # model -> (weights fingerprint, device, InferenceEngine)
-
-
-def set_default_engine(name):
-    """Engine of ``super_resolve(..., engine=None)`` in this process: 'eager' (the default) or
-    'inference' (Paddle Inference, oneDNN on CPU: 3-15x faster there, ``benchmarks/README.md``);
-    None goes back to ``$PADDLE_SR_ENGINE`` or 'eager'. Returns the previous setting."""
-    from .engine import ENGINES
-
-    global _default_engine
-    if name is not None and name not in ENGINES:
-        raise SRError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
-    previous, _default_engine = _default_engine, name
-    return previous
-
-
-def default_engine():
-    """'eager' unless ``set_default_engine`` or ``$PADDLE_SR_ENGINE`` says otherwise."""
-    from .engine import ENGINES
-
-    name = _default_engine or os.environ.get(ENGINE_ENV, "").strip() or "eager"
-    if name not in ENGINES:
-        raise SRError(f"{ENGINE_ENV}={name!r} is not an engine; use one of: {', '.join(ENGINES)}")
-    return name
-
-
-def engine_for(model, engine=None):
-    """What ``super_resolve`` runs for ``model``: the layer itself ('eager'), or ('inference') an
-    ``InferenceEngine`` of it, exported once and cached per model instance; a change of weights
-    (``_fingerprint``) or of the Paddle device rebuilds it. The predictor takes any input size.
-
-    Arbitrary-scale renderers (LIIF) and anything that is not an ``nn.Layer`` stay as they are.
-    """
-    engine = engine or default_engine()
-    from .engine import ENGINES, current_device, with_engine
-
-    if engine not in ENGINES:
-        raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
-    if engine == "eager" or not isinstance(model, nn.Layer) or hasattr(model, "render"):
-        return model
-    key = (_fingerprint(model), current_device())
-    cached = _engine_cache.get(model)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    was_training = model.training
-    try:
-        runner = with_engine(model, "inference")
-    finally:
-        if was_training:
-            model.train()
-    _engine_cache[model] = (key, runner)
-    return runner
-
-
 def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=False, batch_size=1, out_size=None,
                   max_memory_mb=None, progress=None, engine=None):
     """Super-resolve one HxWx3 image on [0, 255]; returns H'xW'x3 float32 in [-1, 1] (not clipped).
@@ -447,9 +391,10 @@ def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=
         out_size: (H', W') instead of ``scale`` (arbitrary-scale models).
         max_memory_mb: working-memory budget of one device call (``memory_budget_mb``).
         progress: called as ``progress(done, total)`` after each tile batch (tiled runs only).
-        engine: 'eager' or 'inference' (``engine_for``: the same network exported once and run by
-            Paddle Inference, oneDNN on CPU; equal to eager within 1e-3 on 0-255,
-            ``tests/test_inference_speed_paths.py``); None: ``default_engine()`` ('eager' unless set).
+        engine: 'auto', 'eager' or 'inference' (``paddle_sr.engine_choice``): 'inference' runs the same
+            network exported once and cached, by Paddle Inference (oneDNN on CPU; within 5e-3 of eager on
+            0-255, ``tests/test_engine_choice.py``); 'auto' picks it on the CPU once it pays for its export;
+            None: ``default_engine()`` ('auto' unless set).
             Tiling is planned on the eager model either way, so both engines cut the same tiles.
 
     Runs with all usable CPU cores for Paddle's math (``engine.inference_threads``) unless the
@@ -486,8 +431,8 @@ def _super_resolve(model, lr, scale, tile, tile_overlap, self_ensemble, batch_si
             tile, tile_overlap = _plan(model, lr.shape[:2], out_hw, max_memory_mb, tile_overlap, batch_size)
         if tile is not None and tile_overlap is None:
             tile_overlap = default_overlap(model)
-        net = engine_for(model, engine)
         steps = [(False, 0)] if not self_ensemble else ENSEMBLE
+        net = engine_for(model, engine, lr_pixels=lr.shape[0] * lr.shape[1] * len(steps))
         done = [0]
 
         def step_progress(d, total):

@@ -306,9 +306,11 @@ def degrade(hr, scale):
 
 def protocol_line(scale, model_name, gray="matlab", max_memory_mb=None):
     """``evaluate``'s protocol line for a degrade-then-restore score (automatic tiles, uint8 SR)."""
+    from .engine_choice import default_engine
     from .evaluate import protocol, protocol_line as line
 
-    return line(protocol(int(scale), model_name=model_name, gray=gray, max_memory_mb=max_memory_mb))
+    return line(protocol(int(scale), model_name=model_name, gray=gray, max_memory_mb=max_memory_mb,
+                         engine=default_engine()))
 
 
 def is_gray_file(path):

@@ -155,7 +155,7 @@ def test_engine_inference_same_psnr_as_eager(tmp_path, shared):
     paddle.save(model.state_dict(), str(weights))
     base = ["--model", "rlfn_s", "--scale", "2", "--weights", str(weights), "--data", str(data), "--quiet",
             "--self-ensemble"]  # eight orientations: H x W and W x H inputs through one exported graph
-    eager = main(base + ["--save-images", str(tmp_path / "eager")])
+    eager = main(base + ["--engine", "eager", "--save-images", str(tmp_path / "eager")])
     inf = main(base + ["--engine", "inference", "--save-images", str(tmp_path / "inf")])
     assert eager["protocol"]["engine"] == "eager" and inf["protocol"]["engine"] == "inference"
     assert 5 < eager["Tiny"]["psnr"] < 40

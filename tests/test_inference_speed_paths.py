@@ -70,7 +70,7 @@ def test_engine_is_cached_per_model_and_rebuilt_for_new_weights():
 def test_default_engine_switch_and_passthrough(monkeypatch):
     model = _model("srcnn")
     assert I.engine_for(model, "eager") is model
-    assert I.default_engine() == "eager"
+    assert I.default_engine() == "auto"
     previous = I.set_default_engine("inference")
     try:
         assert I.default_engine() == "inference"

@@ -115,7 +115,7 @@ def test_engine_inference_writes_the_eager_pngs(tmp_path):
     folder, single = _inputs(tmp_path)
     weights = _image_like_weights(tmp_path / "w.pdparams", "rlfn_s", 2)
     base = ["--model", "rlfn_s", "--weights", str(weights), "--scale", "2", str(folder), str(single), "--quiet"]
-    main(base + ["--out", str(tmp_path / "eager")])
+    main(base + ["--out", str(tmp_path / "eager"), "--engine", "eager"])
     main(base + ["--out", str(tmp_path / "inf"), "--engine", "inference"])
     eager, inf = _pngs(tmp_path / "eager"), _pngs(tmp_path / "inf")
     assert list(eager) == list(inf) == ["gray_x2.png", "rgb_x2.png", "rgba_x2.png", "single_x2.png"]

@@ -11,8 +11,10 @@ Official parameter counts: x2 694,404; x3 703,059; x4 715,176.
 Differences from the paper / official code:
 - ``num_modules`` also sets how many IMDBs are built (the official class always builds six and
   uses ``num_modules`` only for the width of the fusion conv ``c``); at the default 6 they agree.
-- The official ``activation('lrelu')`` modules are in-place LeakyReLU(0.05) and CCA's mean is an
-  ``AdaptiveAvgPool2d(1)``; here plain ``nn.LeakyReLU(0.05)`` and ``paddle.mean`` (same values).
+- The official ``activation('lrelu')`` modules are in-place LeakyReLU(0.05); here plain
+  ``nn.LeakyReLU(0.05)``. CCA's contrast is a global average pool of the squared deviation and a
+  ``sqrt`` instead of ``pow(2)``, two sums and ``pow(0.5)`` (same values within float rounding;
+  oneDNN-friendly, see ``stdv_channels``).
 - Initialisation follows PyTorch's defaults (``common.init_like_torch``): the official code has no
   init of its own.
 - ``forward(lr)`` takes the suite's [-1, 1]; the official weights work on RGB in [0, 1]
@@ -21,6 +23,7 @@ Differences from the paper / official code:
 """
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
 from . import register
 from .common import SRModel, init_like_torch
@@ -33,10 +36,16 @@ def conv_layer(in_channels, out_channels, kernel_size, stride=1, dilation=1, gro
                      groups=groups)
 
 
-def stdv_channels(x):
-    """Per-channel standard deviation over H, W (population: divided by H*W), the 'contrast'."""
-    mean = paddle.mean(x, axis=[2, 3], keepdim=True)
-    return paddle.mean((x - mean) ** 2, axis=[2, 3], keepdim=True) ** 0.5
+def stdv_channels(x, mean):
+    """Per-channel standard deviation over H, W (population: divided by H*W), the 'contrast'.
+
+    Written as a global average pool of ``d * d`` and ``sqrt`` rather than the official
+    ``pow(2).sum(3).sum(2) / (H*W)`` and ``pow(0.5)`` (same values within float rounding): Paddle
+    Inference runs pool2d, multiply and sqrt in oneDNN, while ``mean`` over H, W and ``**`` took
+    a third of IMDN's time there (``benchmarks/README.md``, IMDN row).
+    """
+    d = x - mean
+    return paddle.sqrt(F.adaptive_avg_pool2d(d * d, 1))
 
 
 class CCALayer(nn.Layer):
@@ -53,7 +62,8 @@ class CCALayer(nn.Layer):
                                      nn.Conv2D(channel // reduction, channel, 1), nn.Sigmoid())
 
     def forward(self, x):
-        y = stdv_channels(x) + paddle.mean(x, axis=[2, 3], keepdim=True)
+        mean = F.adaptive_avg_pool2d(x, 1)  # the official AdaptiveAvgPool2d(1)
+        y = stdv_channels(x, mean) + mean
         return x * self.conv_du(y)
 
 

@@ -1,0 +1,142 @@
+"""Which engine runs the network inside ``inference.super_resolve``: eager, Paddle Inference, or 'auto'.
+
+- ``eager``: the ``nn.Layer`` itself. On Paddle 3.0.0's CPU wheel every eager conv is im2col + GEMM
+  (never oneDNN; ``benchmarks/README.md``), 3-9x the time of the official PyTorch code.
+- ``inference``: the same network exported once (``paddle_sr.export``) and run by Paddle Inference
+  with oneDNN (``engine.InferenceEngine``): 0.5-1.0x PyTorch's time. Its output differs from
+  eager's by float summation order only: at most 1.5e-3 on 0-255 for RLFN_ntire at 256x256 LR, as
+  close to the official PyTorch output as eager is; ``tests/test_engine_choice.py`` holds it to 5e-3.
+- ``auto`` (the default): ``inference`` on the CPU once it pays for its export, else ``eager``.
+  Exporting costs about ``EXPORT_S[0] + EXPORT_S[1] * sublayers`` seconds (RLFN_ntire 1 s, RCAN
+  29 s); eager costs about ``MACs / EAGER_MACS_PER_S``, MACs counted per LR pixel by the tiling
+  probe (``inference._facts``). The predicted eager seconds of every call on the same weights are
+  added up, and when the sum (this call included) reaches the export cost, the model is exported:
+  at most about twice the best choice in hindsight (the ski-rental rule). So one photo through a
+  big model runs exported at once, while the test suite's tiny models stay eager. Kept eager: the
+  GPU (cuDNN is fast already), arbitrary-scale renderers (LIIF) and a model whose export fails
+  (one warning, then eager for those weights).
+
+The engine is cached per model instance and rebuilt when the weights change (``fingerprint``: a
+hash of every parameter and buffer) or the Paddle device does. ``set_default_engine`` /
+``$PADDLE_SR_ENGINE`` choose the engine for a whole process.
+"""
+import hashlib
+import os
+import warnings
+import weakref
+
+import paddle.nn as nn
+
+from .engine import ENGINES
+from .errors import SRError
+
+ENGINE_ENV = "PADDLE_SR_ENGINE"
+EAGER_MACS_PER_S = 5e9  # eager conv throughput measured here: RLFN_ntire 4-10, RCAN 4 GMAC/s (2 cores)
+EXPORT_S = (0.5, 0.012)  # export + predictor: RLFN_ntire (53 sublayers) 1.0 s, RCAN (2443) 29 s
+_default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'auto'
+_state = weakref.WeakKeyDictionary()  # model -> _State
+
+
+class _State:
+    def __init__(self, key):
+        self.key = key  # (weights fingerprint, device)
+        self.engine = None  # the InferenceEngine, once built
+        self.spent = 0.0  # predicted eager seconds run on these weights so far
+        self.failed = None  # why exporting failed, if it did
+
+
+def check_engine(name, what="engine"):
+    if name not in ENGINES:
+        raise SRError(f"unknown {what} {name!r}; use one of: {', '.join(ENGINES)}")
+    return name
+
+
+def set_default_engine(name):
+    """Engine of ``super_resolve(..., engine=None)`` in this process: 'auto' (the default), 'eager' or
+    'inference'; None goes back to ``$PADDLE_SR_ENGINE`` or 'auto'. Returns the previous setting."""
+    global _default_engine
+    if name is not None:
+        check_engine(name)
+    previous, _default_engine = _default_engine, name
+    return previous
+
+
+def default_engine():
+    """'auto' unless ``set_default_engine`` or ``$PADDLE_SR_ENGINE`` says otherwise."""
+    name = _default_engine or os.environ.get(ENGINE_ENV, "").strip() or "auto"
+    if name not in ENGINES:
+        raise SRError(f"{ENGINE_ENV}={name!r} is not an engine; use one of: {', '.join(ENGINES)}")
+    return name
+
+
+def fingerprint(model):
+    """A hash of every parameter and buffer of ``model`` (its values, names and shapes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def export_seconds(model):
+    """Predicted seconds to export ``model`` and create its predictor."""
+    return EXPORT_S[0] + EXPORT_S[1] * len(model.sublayers())
+
+
+def macs_per_px(model):
+    """Conv and linear multiply-adds per LR pixel, from the tiling probe (``inference._facts``)."""
+    from .inference import _facts
+
+    facts = _facts(model)
+    return facts.macs_per_px if facts is not None else 0.0
+
+
+def eager_seconds(model, lr_pixels):
+    """Predicted eager seconds for ``lr_pixels`` LR pixels."""
+    return macs_per_px(model) * lr_pixels / EAGER_MACS_PER_S
+
+
+def engine_for(model, engine=None, lr_pixels=0):
+    """What ``super_resolve`` runs for ``model`` on ``lr_pixels`` LR pixels (tiles and self-ensemble
+    copies included): the layer itself, or its cached ``InferenceEngine`` (module docstring)."""
+    from .engine import current_device, with_engine
+
+    engine = check_engine(engine or default_engine())
+    if engine == "eager" or not isinstance(model, nn.Layer) or hasattr(model, "render"):
+        return model
+    device = current_device()
+    if engine == "auto" and device != "cpu":
+        return model
+    key = (fingerprint(model), device)
+    state = _state.get(model)
+    if state is None or state.key != key:
+        state = _state[model] = _State(key)
+    if state.engine is not None:
+        return state.engine
+    if engine == "auto":
+        if state.failed is not None:
+            return model
+        state.spent += eager_seconds(model, lr_pixels)
+        if state.spent < export_seconds(model):
+            return model
+    was_training = model.training
+    try:
+        state.engine = with_engine(model, "inference")
+    except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
+        if engine == "inference":
+            raise
+        state.failed = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        warnings.warn(f"{getattr(model, 'sr_name', type(model).__name__)}: export for Paddle Inference failed, "
+                      f"running eager ({state.failed})", RuntimeWarning, stacklevel=3)
+        return model
+    finally:
+        if was_training:
+            model.train()
+    return state.engine
+
+
+def chosen(model):
+    """'inference' if ``model``'s current weights have a built engine, else 'eager' (for reports)."""
+    state = _state.get(model) if isinstance(model, nn.Layer) else None
+    return "inference" if state is not None and state.engine is not None else "eager"
