@@ -186,7 +186,10 @@ def _fold(patches, eye, stride, height, width):
     out = F.conv2d_transpose(patches, eye, stride=stride)
     ones = paddle.ones_like(patches[:1, :1])
     counts = F.conv2d_transpose(ones, paddle.ones_like(eye[:1]), stride=stride)
-    out = out / paddle.maximum(counts, paddle.ones_like(counts))  # the cropped pad rows have count 0
+    counts = paddle.maximum(counts, paddle.ones_like(counts))  # the cropped pad rows have count 0
+    # As (N, H*W) / (1, H*W): oneDNN divides the 4-D conv2d_transpose output 100x slower.
+    h, w = paddle.shape(out)[2], paddle.shape(out)[3]
+    out = (out.reshape([-1, h * w]) / counts.reshape([1, -1])).reshape([-1, 1, h, w])
     return out[:, :, :height, :width]
 
 
@@ -195,23 +198,37 @@ def _eye(p):
 
 
 def _mean_std(x, eps):
-    """Mean and sqrt(unbiased variance + eps) over axis 3 (keepdim), as torch ``var(dim=3)``.
+    """Mean and sqrt(unbiased variance + eps) over the last axis (keepdim), as torch ``var(dim=-1)``.
 
     Written out: ``paddle.var`` divides an int64 count internally, which logs a type-promotion warning.
     """
-    mean = x.mean(axis=3, keepdim=True)
-    var = ((x - mean) ** 2).sum(axis=3, keepdim=True) / (x.shape[3] - 1)
+    mean = x.mean(axis=-1, keepdim=True)
+    d = x - mean
+    var = (d * d).sum(axis=-1, keepdim=True) / (x.shape[-1] - 1)
     return mean, paddle.sqrt(var + eps)
 
 
 def adaptive_instance_normalization(center, knn, eps=1e-5):
-    """Official ``network_utils.adaptive_instance_normalization`` (unbiased variances over axis 3).
+    """Official ``network_utils.adaptive_instance_normalization`` (unbiased variances over the patch
+    pixels), on the neighbours in (b, m, k, c, sp) order instead of the official (b, m, c, sp, k).
 
-    center: (b, m, c, p); knn: (b, m, c, sp, k) -> knn with the centre's mean and std per channel.
+    center: (b, m, c, p); knn: (b, m, k, c, sp) -> knn with the centre's mean and std per channel,
+    as one scale and shift per (b, m, k, c) row: ``knn * (c_std / k_std) + (c_mean - k_mean * c_std /
+    k_std)``, the official ``(knn - k_mean) / k_std * c_std + c_mean`` up to float rounding. The
+    layout, the 2-D views and the two large elementwise ops instead of four are for speed: Paddle
+    Inference's oneDNN elementwise ops take 50x longer on the official five-dimensional broadcasts
+    than on (rows, sp) with a per-row operand (``benchmarks/README.md``, IGNN row).
     """
-    c_mean, c_std = _mean_std(center, eps)
-    k_mean, k_std = _mean_std(knn, eps)
-    return (knn - k_mean) / k_std * c_std.unsqueeze(4) + c_mean.unsqueeze(4)
+    b, m, c = paddle.shape(center)[0], paddle.shape(center)[1], center.shape[2]
+    k, sp = knn.shape[2], knn.shape[4]
+    c_mean, c_std = _mean_std(center.reshape([-1, 1, c, center.shape[3]]), eps)  # (b*m, 1, c, 1)
+    rows = knn.reshape([-1, sp])
+    k_mean, k_std = _mean_std(rows, eps)  # (b*m*k*c, 1)
+    k_mean, k_std = k_mean.reshape([-1, k, c, 1]), k_std.reshape([-1, k, c, 1])
+    scale = c_std / k_std
+    shift = c_mean - k_mean * scale
+    out = rows * scale.reshape([-1, 1]) + shift.reshape([-1, 1])
+    return out.reshape([b, m, k, c, sp])
 
 
 class Graph(nn.Layer):
@@ -329,7 +346,7 @@ class GCNBlock(nn.Layer):
         z = z.reshape([0, 0, k, c, s * s * 9])
         if self.with_adain_norm:
             center = y_p.reshape([0, 0, c, 9])
-            z = adaptive_instance_normalization(center, z.transpose([0, 1, 3, 4, 2])).transpose([0, 1, 4, 2, 3])
+            z = adaptive_instance_normalization(center, z)
         # (b, m, k, c, i, j, p1, p2) -> (b, k, c, p1, i, p2, j, m): a 3s x 3s patch per (b, k, c).
         z = z.reshape([0, 0, k, c, s, s, 3, 3]).transpose([0, 2, 3, 6, 4, 7, 5, 1])
         z = z.reshape([-1, 9 * s * s, m1, m2])
@@ -347,9 +364,11 @@ class GCNBlock(nn.Layer):
         weight_hr = self.weightnet_hr(diff)
 
         def combine(feat, weight):
-            feat = feat.unsqueeze(1).reshape([-1, k, c, 0, 0])  # (b, k, c, H, W); 0 copies H, W
-            weight = F.softmax(weight.unsqueeze(1).reshape([-1, k, 1, 0, 0]), axis=1)
-            return (feat * weight).sum(1)
+            # (b, k, c, H*W): four dimensions, as oneDNN broadcasts five-dimensional operands 50x slower.
+            h, w = paddle.shape(feat)[2], paddle.shape(feat)[3]
+            feat = feat.reshape([-1, k, c, h * w])
+            weight = F.softmax(weight.reshape([-1, k, 1, h * w]), axis=1)
+            return (feat * weight).sum(1).reshape([-1, c, h, w])
 
         return combine(knn_lr, weight_lr), combine(knn_hr, weight_hr)
 
