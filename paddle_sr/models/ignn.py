@@ -197,38 +197,35 @@ def _eye(p):
     return paddle.eye(p * p, dtype="float32").reshape([p * p, 1, p, p])
 
 
-def _mean_std(x, eps):
-    """Mean and sqrt(unbiased variance + eps) over the last axis (keepdim), as torch ``var(dim=-1)``.
-
-    Written out: ``paddle.var`` divides an int64 count internally, which logs a type-promotion warning.
-    """
-    mean = x.mean(axis=-1, keepdim=True)
-    d = x - mean
-    var = (d * d).sum(axis=-1, keepdim=True) / (x.shape[-1] - 1)
-    return mean, paddle.sqrt(var + eps)
+def _centred_std(x, eps):
+    """``x`` minus its mean, and sqrt(unbiased variance + eps), over the last axis (keepdim), as torch
+    ``var(dim=-1)``. Written out: ``paddle.var`` divides an int64 count internally, which logs a
+    type-promotion warning."""
+    d = x - x.mean(axis=-1, keepdim=True)
+    return d, paddle.sqrt((d * d).sum(axis=-1, keepdim=True) / (x.shape[-1] - 1) + eps)
 
 
 def adaptive_instance_normalization(center, knn, eps=1e-5):
     """Official ``network_utils.adaptive_instance_normalization`` (unbiased variances over the patch
     pixels), on the neighbours in (b, m, k, c, sp) order instead of the official (b, m, c, sp, k).
 
-    center: (b, m, c, p); knn: (b, m, k, c, sp) -> knn with the centre's mean and std per channel,
-    as one scale and shift per (b, m, k, c) row: ``knn * (c_std / k_std) + (c_mean - k_mean * c_std /
-    k_std)``, the official ``(knn - k_mean) / k_std * c_std + c_mean`` up to float rounding. The
-    layout, the 2-D views and the two large elementwise ops instead of four are for speed: Paddle
-    Inference's oneDNN elementwise ops take 50x longer on the official five-dimensional broadcasts
-    than on (rows, sp) with a per-row operand (``benchmarks/README.md``, IGNN row).
+    center: (b, m, c, p); knn: (b, m, k, c, sp) -> knn with the centre's mean and std per channel:
+    ``(knn - k_mean) * (c_std / k_std) + c_mean`` per (b, m, k, c) row, the official
+    ``(knn - k_mean) / k_std * c_std + c_mean`` up to float rounding. The layout and the 2-D views
+    are for speed: Paddle Inference's oneDNN elementwise ops take 50x longer on the official
+    five-dimensional broadcasts than on (rows, sp) with a per-row operand (``benchmarks/README.md``).
     """
     b, m, c = paddle.shape(center)[0], paddle.shape(center)[1], center.shape[2]
     k, sp = knn.shape[2], knn.shape[4]
-    c_mean, c_std = _mean_std(center.reshape([-1, 1, c, center.shape[3]]), eps)  # (b*m, 1, c, 1)
-    rows = knn.reshape([-1, sp])
-    k_mean, k_std = _mean_std(rows, eps)  # (b*m*k*c, 1)
-    k_mean, k_std = k_mean.reshape([-1, k, c, 1]), k_std.reshape([-1, k, c, 1])
-    scale = c_std / k_std
-    shift = c_mean - k_mean * scale
-    out = rows * scale.reshape([-1, 1]) + shift.reshape([-1, 1])
-    return out.reshape([b, m, k, c, sp])
+    centre = center.reshape([-1, 1, c, center.shape[3]])
+    c_mean = centre.mean(axis=-1, keepdim=True)  # (b*m, 1, c, 1)
+    _, c_std = _centred_std(centre, eps)
+    d, k_std = _centred_std(knn.reshape([-1, sp]), eps)  # (b*m*k*c, sp), (b*m*k*c, 1)
+    # The centre's statistics are expanded, not broadcast: Paddle 3.0.0's oneDNN divide gives wrong
+    # numbers when its first operand is the broadcast one ((b*m, 1, c, 1) / (b*m, k, c, 1)).
+    scale = paddle.expand(c_std, [-1, k, c, 1]).reshape([-1, 1]) / k_std
+    shift = paddle.expand(c_mean, [-1, k, c, 1]).reshape([-1, 1])
+    return (d * scale + shift).reshape([b, m, k, c, sp])
 
 
 class Graph(nn.Layer):

@@ -123,7 +123,9 @@ class WindowAttention(nn.Layer):
         attn = attn + bias.reshape([n, n, -1]).transpose([2, 0, 1]).unsqueeze(0)
         if mask is not None:
             nw = mask.shape[0]
-            attn = attn.reshape([-1, nw, self.num_heads, n, n]) + mask.unsqueeze(1).unsqueeze(0)
+            # (B, nW, heads, N*N) + (1, nW, 1, N*N): four dimensions, as oneDNN's five-dimensional
+            # broadcasts are up to 50x slower (the official adds a (1, nW, 1, N, N) mask).
+            attn = attn.reshape([-1, nw, self.num_heads, n * n]) + mask.reshape([1, nw, 1, n * n])
             attn = attn.reshape([-1, self.num_heads, n, n])
         # Heads side by side, (B_, heads, N, d) -> (B_, N, heads*d), by concatenation rather than the
         # official transpose + reshape (see window_partition: the oneDNN predictor breaks on that).
