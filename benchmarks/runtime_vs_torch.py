@@ -24,12 +24,18 @@ the first size). "x" columns are the ratio to PyTorch's median. The difference i
 difference of the output from PyTorch's on the 0-255 scale (Y-channel models: their network's Y,
 the one output the official code makes).
 
+Y-channel models with a ``forward_y`` (SRCNN, ESPCN, VDSR, DRRN, DRCN) get a second row, "Y network
+only": ``forward_y`` eager and exported (1-channel input, a predictor configured as
+``InferenceEngine``) on exactly the prepared Y the official network gets: the like-for-like figure.
+"export s" is the one-time cost of ``InferenceEngine.from_model`` (export + predictor), what engine
+'auto' (``paddle_sr.engine_choice``, the default of ``super_resolve``) weighs against eager time.
+
 Inputs: a photo crop (scikit-image's astronaut) at each LR size. Heavy models (``SLOW``) run at
 the smaller size only and some at a reduced configuration; the row's config column says which.
 Y-channel models (SRCNN, VDSR, DRRN, DRCN, ESPCN, LapSRN): the official code is the network on
 the (MATLAB-bicubic pre-upsampled) Y channel, prepared outside the timed PyTorch call, while the
-Paddle contenders run the suite's whole RGB pipeline (colour conversion and MATLAB bicubic
-included) — the comparison favours PyTorch.
+Paddle contenders of the first row run the suite's whole RGB pipeline (colour conversion and
+MATLAB bicubic included) — that row favours PyTorch.
 
 ``--device gpu``: PyTorch on CUDA, Paddle on ``gpu`` (eager and Paddle Inference GPU), with a
 device synchronisation inside every timed call. NOT RUN HERE: written for a GPU machine; the
