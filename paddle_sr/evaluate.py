@@ -178,7 +178,7 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     of the MATLAB-era Y-channel models, e.g. LapSRN's ``test_LapSRN.m``).
 
     ``engine``: 'auto' (None: the process default), 'eager' or 'inference' (``paddle_sr.engine_choice``:
-    the model exported once and run by Paddle Inference, oneDNN on CPU, within 5e-3 of eager on the
+    the model exported once and run by Paddle Inference, oneDNN on CPU, within 2e-3 of eager on the
     0-255 scale; 'auto' uses it once it pays for the export); tiles and self-ensemble go through it.
     ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
     ``save_dir`` is checked for writability before any image is processed.

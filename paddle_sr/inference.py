@@ -392,7 +392,7 @@ def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=
         max_memory_mb: working-memory budget of one device call (``memory_budget_mb``).
         progress: called as ``progress(done, total)`` after each tile batch (tiled runs only).
         engine: 'auto', 'eager' or 'inference' (``paddle_sr.engine_choice``): 'inference' runs the same
-            network exported once and cached, by Paddle Inference (oneDNN on CPU; within 5e-3 of eager on
+            network exported once and cached, by Paddle Inference (oneDNN on CPU; within 2e-3 of eager on
             0-255, ``tests/test_engine_choice.py``); 'auto' picks it on the CPU once it pays for its export;
             None: ``default_engine()`` ('auto' unless set).
             Tiling is planned on the eager model either way, so both engines cut the same tiles.
