@@ -14,7 +14,7 @@
   at most about twice the best choice in hindsight (the ski-rental rule). So one photo through a
   big model runs exported at once, while the test suite's tiny models stay eager. Kept eager: the
   GPU (cuDNN is fast already), arbitrary-scale renderers (LIIF) and a model whose export fails
-  (one warning, then eager for those weights).
+  (one warning, then eager for that model instance, whatever its weights become).
 
 The engine is cached per model instance and rebuilt when the weights change (``fingerprint``: a
 hash of every parameter and buffer) or the Paddle device does. ``set_default_engine`` /
@@ -37,12 +37,14 @@ _default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'a
 _state = weakref.WeakKeyDictionary()  # model -> _State
 
 
+_failed = weakref.WeakKeyDictionary()  # model -> why its export failed ('auto' does not try again)
+
+
 class _State:
     def __init__(self, key):
         self.key = key  # (weights fingerprint, device)
         self.engine = None  # the InferenceEngine, once built
         self.spent = 0.0  # predicted eager seconds run on these weights so far
-        self.failed = None  # why exporting failed, if it did
 
 
 def check_engine(name, what="engine"):
@@ -115,7 +117,7 @@ def engine_for(model, engine=None, lr_pixels=0):
     if state.engine is not None:
         return state.engine
     if engine == "auto":
-        if state.failed is not None:
+        if model in _failed:  # the layers, not the weights, decide whether it exports
             return model
         state.spent += eager_seconds(model, lr_pixels)
         if state.spent < export_seconds(model):
@@ -126,9 +128,9 @@ def engine_for(model, engine=None, lr_pixels=0):
     except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
         if engine == "inference":
             raise
-        state.failed = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        _failed[model] = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
         warnings.warn(f"{getattr(model, 'sr_name', type(model).__name__)}: export for Paddle Inference failed, "
-                      f"running eager ({state.failed})", RuntimeWarning, stacklevel=3)
+                      f"running eager ({_failed[model]})", RuntimeWarning, stacklevel=3)
         return model
     finally:
         if was_training:

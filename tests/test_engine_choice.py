@@ -105,6 +105,12 @@ def test_failed_export_warns_once_and_runs_eager(monkeypatch):
         warnings.simplefilter("error")  # no second warning, no second try
         out2 = I.super_resolve(model, lr, 2)
     assert calls == ["inference"] and np.array_equal(out, eager) and np.array_equal(out2, eager)
+    with paddle.no_grad():  # new weights (a training run's next validation): still no second try
+        model.head[0].bias.set_value(model.head[0].bias + 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        I.super_resolve(model, lr, 2)
+    assert calls == ["inference"] and C.chosen(model) == "eager"
     with pytest.raises(RuntimeError, match="to_static"):  # asked for explicitly: the error is the user's
         C.engine_for(_model(n_resblocks=1, n_feats=4), "inference")
 
