@@ -275,6 +275,16 @@ class InferenceEngine:
 
 
 ENGINES = ("auto", "eager", "inference")  # auto: paddle_sr.engine_choice
+ENGINE_HELP = ("auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, "
+               "3-10x faster) when the work pays for the export, else eager; eager: the Paddle layers; "
+               "inference: always the exported model")  # --engine of evaluate and predict
+
+
+def check_engine(name):
+    """``name`` if it is one of ``ENGINES``, else an SRError listing them."""
+    if name not in ENGINES:
+        raise SRError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    return name
 
 
 def current_device():
@@ -289,8 +299,6 @@ def with_engine(model, engine="eager"):
     'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.engine_choice``).
     None (bicubic) and an ``InferenceEngine`` pass through unchanged.
     """
-    if engine not in ENGINES:
-        raise SRError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
-    if engine in ("auto", "eager") or model is None or isinstance(model, (str, InferenceEngine)):
+    if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, InferenceEngine)):
         return model
     return InferenceEngine.from_model(model, device=current_device())

@@ -27,7 +27,7 @@ import weakref
 
 import paddle.nn as nn
 
-from .engine import ENGINES
+from .engine import ENGINES, check_engine
 from .errors import SRError
 
 ENGINE_ENV = "PADDLE_SR_ENGINE"
@@ -47,12 +47,6 @@ class _State:
         self.spent = 0.0  # predicted eager seconds run on these weights so far
 
 
-def check_engine(name, what="engine"):
-    if name not in ENGINES:
-        raise SRError(f"unknown {what} {name!r}; use one of: {', '.join(ENGINES)}")
-    return name
-
-
 def set_default_engine(name):
     """Engine of ``super_resolve(..., engine=None)`` in this process: 'auto' (the default), 'eager' or
     'inference'; None goes back to ``$PADDLE_SR_ENGINE`` or 'auto'. Returns the previous setting."""
@@ -69,6 +63,11 @@ def default_engine():
     if name not in ENGINES:
         raise SRError(f"{ENGINE_ENV}={name!r} is not an engine; use one of: {', '.join(ENGINES)}")
     return name
+
+
+def resolve_engine(engine=None):
+    """``engine`` checked, or the process default (``default_engine``) for None."""
+    return check_engine(engine or default_engine())
 
 
 def fingerprint(model):
@@ -104,7 +103,7 @@ def engine_for(model, engine=None, lr_pixels=0):
     copies included): the layer itself, or its cached ``InferenceEngine`` (module docstring)."""
     from .engine import current_device, with_engine
 
-    engine = check_engine(engine or default_engine())
+    engine = resolve_engine(engine)
     if engine == "eager" or not isinstance(model, nn.Layer) or hasattr(model, "render"):
         return model
     device = current_device()
@@ -139,6 +138,7 @@ def engine_for(model, engine=None, lr_pixels=0):
 
 
 def chosen(model):
-    """'inference' if ``model``'s current weights have a built engine, else 'eager' (for reports)."""
+    """'inference' if ``model`` has an engine built for the weights of its last ``engine_for`` lookup,
+    else 'eager' (for reports; a weight change shows at the next lookup)."""
     state = _state.get(model) if isinstance(model, nn.Layer) else None
     return "inference" if state is not None and state.engine is not None else "eager"

@@ -22,7 +22,7 @@ from PIL import Image
 
 from .data import modcrop
 from .imageio import is_grayscale_file, list_images, load_image, to_uint8
-from .engine import ENGINES
+from .engine import ENGINE_HELP, ENGINES
 from .errors import SRError, cli_main
 from .imresize import imresize
 from .metrics import GRAY_CONVENTIONS, psnr, ssim
@@ -216,9 +216,9 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
         except ImportError:
             pass
     from .engine import InferenceEngine, with_engine
-    from .engine_choice import check_engine, default_engine
+    from .engine_choice import resolve_engine
 
-    engine = check_engine(engine or default_engine())
+    engine = resolve_engine(engine)
     model = with_engine(model, engine)
     engine = "eager" if model is None else "inference" if isinstance(model, InferenceEngine) else engine
     results = {}
@@ -302,8 +302,7 @@ def main(argv=None):
     ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
                     help="tile automatically so one device call stays within MB megabytes")
     ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
-    ap.add_argument("--engine", choices=ENGINES, default=None,
-                    help="auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, 3-10x faster) when the work pays for the export, else eager; eager: the Paddle layers; inference: always the exported model")
+    ap.add_argument("--engine", choices=ENGINES, default=None, help=ENGINE_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from .checkpoint import check_writable

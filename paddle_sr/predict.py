@@ -20,7 +20,7 @@ import re
 import sys
 
 from .imageio import IMAGE_EXTENSIONS, list_images, load_image, to_uint8
-from .engine import ENGINES
+from .engine import ENGINE_HELP, ENGINES
 from .errors import SRError, cli_main
 from .evaluate import save_png
 
@@ -129,11 +129,11 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
     """
     from .checkpoint import check_writable
     from .engine import with_engine
-    from .engine_choice import check_engine, default_engine
+    from .engine_choice import resolve_engine
     from .evaluate import inference_options
     from .inference import super_resolve
 
-    engine = check_engine(engine or default_engine())
+    engine = resolve_engine(engine)
     if engine == "inference" and out_size is not None:
         raise SRError(_SIZE_NEEDS_EAGER)
     options = inference_options(tile, tile_overlap, max_memory_mb)
@@ -205,8 +205,7 @@ def main(argv=None):
     ap.add_argument("--self-ensemble", action="store_true", help="average x8 flips/rotations (8x slower)")
     ap.add_argument("--force", action="store_true", help="overwrite existing outputs")
     ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
-    ap.add_argument("--engine", choices=ENGINES, default=None,
-                    help="auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, 3-10x faster) when the work pays for the export, else eager; eager: the Paddle layers; inference: always the exported model")
+    ap.add_argument("--engine", choices=ENGINES, default=None, help=ENGINE_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from .models import scales
