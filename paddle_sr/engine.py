@@ -14,6 +14,7 @@ runs most kernels on one core; the predictor runs the whole graph in C++ with on
 """
 import json
 import os
+import signal
 
 import numpy as np
 import paddle
@@ -236,15 +237,26 @@ class InferenceEngine:
         """Export eager ``model`` (weights loaded) to a temporary folder and load it; kwargs as ``__init__``.
 
         The predictor reads the files when it is created, so the folder is removed right after.
-        This is what ``--engine inference`` in predict/evaluate does.
+        This is what ``--engine inference`` in predict/evaluate does. Ctrl-C (SIGINT) waits for the export
+        to finish and then stops: a KeyboardInterrupt inside Paddle's graph conversion crashed the
+        process (segfault) and left its temporary folders behind. A second Ctrl-C stops at once.
         """
         import tempfile
 
+        from .errors import StopSignals
         from .export import export
 
-        with tempfile.TemporaryDirectory(prefix="paddle_sr_export_") as tmp:
-            export(model, tmp)
-            engine = cls(tmp, **kwargs)
+        hold = StopSignals(signals=(signal.SIGINT,), notice="{name}: stopping once the model export has finished "
+                                                            "(a few seconds; send it again to stop at once)")
+        hold.install()
+        try:
+            with tempfile.TemporaryDirectory(prefix="paddle_sr_export_") as tmp:
+                export(model, tmp)
+                engine = cls(tmp, **kwargs)
+        finally:
+            hold.restore()
+        if hold.received is not None:
+            raise KeyboardInterrupt
         engine.folder = None
         return engine
 

@@ -63,15 +63,21 @@ class StopSignals:
     """SIGINT / SIGTERM during the loop -> ``received``; the loop saves at the end of the iteration and stops.
 
     A second signal raises KeyboardInterrupt at once (the last checkpoint stays as it is). Only the main
-    thread can own signal handlers: elsewhere (a worker thread) nothing is installed.
+    thread can own signal handlers: elsewhere (a worker thread) nothing is installed. ``signals`` and
+    ``notice`` (printed at the first signal, ``{name}`` = the signal's name) let other work that must
+    not be cut in half use the same mechanism (``engine.InferenceEngine.from_model``).
     """
 
-    def __init__(self):
+    TRAINING = ("{name}: saving a checkpoint at the end of this iteration (send it again to stop at once, "
+                "losing the work since the last checkpoint)")
+
+    def __init__(self, signals=(signal.SIGINT, signal.SIGTERM), notice=TRAINING):
         self.received, self.previous = None, {}
+        self.signals, self.notice = tuple(signals), notice
 
     def install(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+            self.previous = {s: signal.signal(s, self._handle) for s in self.signals}
 
     def restore(self):
         for s, handler in self.previous.items():
@@ -82,5 +88,4 @@ class StopSignals:
         if self.received is not None:
             raise KeyboardInterrupt
         self.received = signum
-        print(f"\n{signal.Signals(signum).name}: saving a checkpoint at the end of this iteration (send it again "
-              f"to stop at once, losing the work since the last checkpoint)", file=sys.stderr, flush=True)
+        print("\n" + self.notice.format(name=signal.Signals(signum).name), file=sys.stderr, flush=True)

@@ -137,3 +137,32 @@ def test_process_default_and_cli_choices(monkeypatch, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["--model", "srcnn", "--scale", "2", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "turbo"])
     assert e.value.code == 2
+
+
+def test_ctrl_c_during_the_export_waits_for_it_then_stops(monkeypatch, tmp_path, capfd):
+    """A KeyboardInterrupt inside Paddle's graph conversion came out as a conversion error (which 'auto'
+    would take for a failed export and carry on) or a segfault; now the export finishes, then it stops."""
+    import os
+    import signal
+    import tempfile
+
+    from paddle_sr import export as X
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where from_model's folder goes
+    real, finished = X.export, []
+
+    def interrupted_export(model, out):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the export runs
+        result = real(model, out)
+        finished.append(sorted(os.listdir(out)))
+        return result
+    monkeypatch.setattr(X, "export", interrupted_export)
+    model = _model(n_resblocks=1, n_feats=8)
+    monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)
+    with pytest.raises(KeyboardInterrupt):
+        I.super_resolve(model, _image(24, 24), 2)  # engine 'auto' decides to export
+    assert finished and "model.pdiparams" in finished[0]  # the export ran to its end
+    assert "SIGINT: stopping once the model export has finished" in capfd.readouterr().err
+    assert os.listdir(tmp_path) == []  # its temporary folders are gone
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
+    assert C.chosen(model) == "eager" and model not in C._failed  # not taken for a failed export
