@@ -60,7 +60,8 @@ class Recipe:
     pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
     pixel_weight: float = 1.0              # weight of the pixel loss
     y_loss: bool = False                   # pixel loss on BT.601 Y only (Y-channel models)
-    loss_reduction: str = "mean"           # mean (per pixel, [-1, 1]) | sum (Caffe/MatConvNet: per sample, [0, 1])
+    loss_reduction: str = "mean"           # mean (per pixel) | sum (Caffe/MatConvNet: summed per sample, mean over the batch)
+    loss_range: str = "-1,1"               # range the pixel loss is computed on, as the official trainer: -1,1 | 0,1 | 0,255
     recursive_alpha_iters: int = 0         # DRCN: recursive-supervision weight 1 -> 0 over N iterations (0 = off)
     perceptual_weight: float = 0.0         # weight of the VGG perceptual loss (0 = off)
     perceptual_layer: str = "conv5_4"      # VGG19 layer of the perceptual loss, e.g. conv5_4
@@ -76,6 +77,8 @@ class Recipe:
     joint_srresnet: bool = False           # the SRGAN notebook's side-by-side SRResNet (MSE) from the same init
     contrastive_weight: float = 0.0        # weight of RLFN's contrastive loss (0 = off)
     stage: int = 0                         # RLFN warm-start stage (1-based; 0 = single stage)
+    train_mean_shift: bool = False         # train the MeanShift convs (RCAN's official code does; EDSR-PyTorch freezes)
+    trainer: str = ""                      # the official training code this recipe follows (repo: file), '' = none
     # --- LIIF sampling (patch_size is inp_size)
     scale_min: float = 1.0                 # LIIF: smallest training scale
     scale_max: float = 4.0                 # LIIF: largest training scale
@@ -106,21 +109,24 @@ BASE = Recipe()
 # EDSR-PyTorch, the code base of the authors' PyTorch release. The notebook used LR patch 48 at x4:
 # --patch_size=48.
 RDN = replace(BASE, model="rdn", scale=4, patch_size=32, batch_size=16, lr=1e-4,
-              iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+              iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1",
+              loss_range="0,255", trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
 
 # EDSR (Lim et al., CVPRW 2017, arXiv:1707.02921) Sec. 4.2: 48x48 LR patches, batch 16, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 updates, L1 (Sec. 3.3); EDSR-PyTorch 300 epochs.
 # x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2):
 #   --init_from=output/edsr_x2/Best.pdparams --init_partial=true
 EDSR = replace(BASE, model="edsr", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=300 * EPOCH,
-               milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+               milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+               trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py")
 EDSR_BASELINE = replace(EDSR, model="edsr_baseline")
 
 # RCAN (Zhang et al., ECCV 2018, arXiv:1807.02758) Sec. 4.1: 16 LR patches of 48x48, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 iterations, L1. The RCAN code trains 1000 epochs
 # (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR.
 RCAN = replace(BASE, model="rcan", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
-               milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
+               milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+               train_mean_shift=True, trainer="yulunzhang/RCAN: RCAN_TrainCode/code/trainer.py")
 
 # SRResNet / SRGAN (Ledig et al., CVPR 2017, arXiv:1609.04802), x4 only. Sec. 3.2: 16 random 96x96 HR
 # crops (LR 24x24) per batch, Adam beta1 0.9; SRResNet: MSE, lr 1e-4, 10^6 iterations. SRGAN: initialised
@@ -193,7 +199,7 @@ DEMO = replace(BASE, model="rdn", scale=2,
 # (momentum 0.9; UNVERIFIED — the porting helper proposed 0). Loss: MSE (Sec. 3.3), in the Caffe code an
 # EuclideanLoss (sum / 2N). Batch 128 (Caffe prototxt) and 8e8 backprops = 6.25M iterations: UNVERIFIED.
 SRCNN = replace(BASE, model="srcnn", scale=3, patch_size=11, batch_size=128, optimizer="sgd", momentum=0.9,
-                lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum",
+                lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1",
                 y_loss=True)
 
 # ESPCN (Shi et al., CVPR 2016, arXiv:1609.05158), x3, Y channel. Sec. 3.2: HR sub-images of 17r
@@ -212,7 +218,7 @@ ESPCN = replace(BASE, model="espcn", scale=3, patch_size=17, batch_size=16, opti
 # recipe trains one scale (--scale).
 VDSR = replace(BASE, model="vdsr", scale=4, patch_size=10, batch_size=64, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.1, iterations=80 * EPOCH, milestones=every(20 * EPOCH, 80 * EPOCH),
-               gamma=0.1, grad_clip=0.4, pixel_loss="euclidean", loss_reduction="sum", y_loss=True)
+               gamma=0.1, grad_clip=0.4, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True)
 
 # DRCN (Kim et al., CVPR 2016, arXiv:1511.04491), x2, Y channel. Sec. 3.3: recursive supervision
 # L = alpha/(2DN) sum_d ||y - y_d||^2 + (1 - alpha)/(2N) ||y - y_hat||^2 + beta ||W||^2 — the
@@ -222,7 +228,7 @@ VDSR = replace(BASE, model="vdsr", scale=4, patch_size=10, batch_size=64, optimi
 # validation error plateaus (here every 25 epochs).
 DRCN = replace(BASE, model="drcn", scale=2, patch_size=20, batch_size=64, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.01, iterations=100 * EPOCH, milestones=every(25 * EPOCH, 100 * EPOCH),
-               gamma=0.1, pixel_loss="euclidean", loss_reduction="sum", y_loss=True,
+               gamma=0.1, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True,
                recursive_alpha_iters=100 * EPOCH)
 
 # DRRN B1U25 (Tai et al., CVPR 2017), x4, Y channel. Official Caffe solver / prototxt
@@ -231,7 +237,7 @@ DRCN = replace(BASE, model="drcn", scale=2, patch_size=20, batch_size=64, optimi
 # global-norm clip), EuclideanLoss; the released model is the 660,136-iteration snapshot.
 DRRN = replace(BASE, model="drrn", scale=4, patch_size=8, batch_size=128, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.1, iterations=660_136, milestones=every(65_360, 660_136), gamma=0.5,
-               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", y_loss=True)
+               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True)
 
 # LapSRN (Lai et al., CVPR 2017, arXiv:1704.03915), x4, Y channel, official phoenix104104/LapSRN
 # ``init_LapSRN_opts.m`` (read): HR patches 128 (LR 32 at x4), batch 64, lr 1e-5 halved every 50
@@ -242,7 +248,7 @@ DRRN = replace(BASE, model="drrn", scale=4, patch_size=8, batch_size=128, optimi
 # of the training images; MatConvNet's 0.1x bias learning rate.
 LAPSRN = replace(BASE, model="lapsrn", scale=4, patch_size=32, batch_size=64, optimizer="sgd", momentum=0.9,
                  weight_decay=1e-4, lr=1e-5, lr_min=1e-6, iterations=100_000, milestones=every(5_000, 100_000),
-                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", y_loss=True)
+                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", loss_range="0,1", y_loss=True)
 
 # ESRGAN (Wang et al., ECCVW 2018, arXiv:1809.00219), x4, two stages. Stage 1, PSNR-oriented RRDBNet
 # (Sec. 4.1): HR 128 (LR 32), batch 16, Adam (0.9, 0.999), lr 2e-4 halved every 2e5 updates, L1; the
@@ -473,6 +479,7 @@ def check(cfg):
     if not cfg.val_data:
         raise SRError("--val_data needs at least one validation set")
     choices = {"val_gray": ("matlab", "basicsr"), "optimizer": ("adam", "sgd"), "loss_reduction": ("mean", "sum"),
+               "loss_range": ("-1,1", "0,1", "0,255"),
                "discriminator": ("srgan", "vgg_style"),
                "perceptual_criterion": ("mse", "l1")}
     for key, allowed in choices.items():

@@ -54,28 +54,43 @@ def luma(x):
     return x if x.shape[1] == 1 else rgb_to_ycbcr(x, (-1.0, 1.0))[:, :1]
 
 
-def make_pixel_loss(name, y_only=False, reduction="mean"):
-    """The pixel loss ``name`` with the recipe's options, as ``f(sr, hr)``.
+LOSS_RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
+
+
+def to_loss_range(x, value_range):
+    """Suite tensors (on [-1, 1]) mapped affinely onto ``value_range`` ('-1,1', '0,1' or '0,255')."""
+    lo, hi = LOSS_RANGES[value_range]
+    return x if (lo, hi) == (-1.0, 1.0) else (x + 1.0) * ((hi - lo) / 2.0) + lo
+
+
+def make_pixel_loss(name, y_only=False, reduction="mean", value_range="-1,1"):
+    """The pixel loss ``name`` with the recipe's options, as ``f(sr, hr)`` on suite tensors.
 
     y_only: compare the BT.601 luma only (models trained on Y: SRCNN, ESPCN, VDSR, DRCN, DRRN, LapSRN);
         with RGB in/out the Cb/Cr of such models are fixed bicubic, and an RGB loss would pull Y
         towards cancelling their error.
-    reduction: 'mean' — the per-pixel mean on the suite's [-1, 1] (PyTorch ``reduction='mean'``);
-        'sum' — Caffe / MatConvNet: on [0, 1] images, summed over each sample's pixels and averaged
-        over the batch (Caffe ``EuclideanLoss`` = sum / 2N; MatConvNet divides the summed gradient by
-        the batch size). It sets the gradient scale that the SGD learning rates and clipping
-        thresholds of those papers were tuned for.
+    reduction: 'mean' — the per-pixel mean (PyTorch ``reduction='mean'``); 'sum' — Caffe / MatConvNet:
+        summed over each sample's pixels and averaged over the batch (Caffe ``EuclideanLoss`` = sum / 2N;
+        MatConvNet divides the summed gradient by the batch size).
+    value_range: the range the official trainer computes the loss on: '0,255' (EDSR-PyTorch and the
+        code built on it: EDSR, RDN, RCAN, SAN, WDSR), '0,1' (BasicSR, KAIR, IMDN, CARN, Caffe /
+        MatConvNet, pytorch-vdsr), '-1,1' (the suite's own range; LIIF's normalised gt). Both images are
+        mapped onto it before the loss, so the loss value, its gradient and therefore Adam's epsilon,
+        SGD's weight decay and any gradient-clip threshold act exactly as in the official code. (Adam is
+        blind to a constant gradient scale except through epsilon: an L1 on [-1, 1] instead of [0, 255]
+        makes epsilon act 127.5x larger.)
     """
     fn = pixel_loss(name)
     if reduction not in REDUCTIONS:
         raise SRError(f"unknown loss_reduction {reduction!r}; use one of {', '.join(REDUCTIONS)}")
+    if value_range not in LOSS_RANGES:
+        raise SRError(f"unknown loss_range {value_range!r}; use one of {', '.join(LOSS_RANGES)}")
 
     def loss(sr, hr):
         if y_only:
             sr, hr = luma(sr), luma(hr)
-        if reduction == "mean":
-            return fn(sr, hr)
-        return fn((sr + 1) / 2, (hr + 1) / 2) * math.prod(sr.shape[1:])
+        value = fn(to_loss_range(sr, value_range), to_loss_range(hr, value_range))
+        return value if reduction == "mean" else value * math.prod(sr.shape[1:])
 
     return loss
 
@@ -288,7 +303,8 @@ class Objective:
 
     def __init__(self, cfg, model, liif=False):
         self.cfg, self.liif = cfg, liif
-        self.pixel = make_pixel_loss(cfg.pixel_loss, y_only=cfg.y_loss, reduction=cfg.loss_reduction)
+        self.pixel = make_pixel_loss(cfg.pixel_loss, y_only=cfg.y_loss, reduction=cfg.loss_reduction,
+                                     value_range=cfg.loss_range)
         self.kind = None if liif else supervision(model)
         self.perceptual = self.contrastive = None
         if cfg.perceptual_weight > 0:

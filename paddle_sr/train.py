@@ -45,6 +45,7 @@ from .checkpoint import (STATE, atomic_write, check_writable, open_run, resume, 
                          write_checkpoint)
 from .errors import SRError, StopSignals, cli_main  # noqa: E402
 from .evaluate import score_sets, validation_sets  # noqa: E402
+from .models.common import set_mean_shift_trainable  # noqa: E402
 from .models.esrgan import UnitRangeVGGStyleDiscriminator  # noqa: E402
 from .models.srresnet import SRGANDiscriminator  # noqa: E402
 
@@ -118,6 +119,8 @@ def build_nets(cfg, fresh):
     model = build_model(cfg)
     if cfg.init_from and fresh:
         warm_start(model, cfg.init_from, cfg.init_partial, cfg.stage)
+    if cfg.train_mean_shift and not set_mean_shift_trainable(model, True):
+        raise SRError(f"--train_mean_shift=true, but {cfg.model} has no mean-shift layers; drop the option")
     nets = [make_net("model", model, cfg, cfg.lr)]
     objective = losses.Objective(cfg, model, liif=is_liif(cfg))
     if cfg.adversarial_weight > 0:

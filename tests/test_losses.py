@@ -149,13 +149,28 @@ def test_y_loss_ignores_chroma_and_sees_luma():
 def test_sum_reduction_is_caffes_euclidean_loss_on_unit_range():
     sr, hr = t(np.full((2, 1, 3, 4), 0.2)), t(np.zeros((2, 1, 3, 4)))
     # [0, 1]: difference 0.1; Caffe EuclideanLoss = sum over the batch / (2N) = 12 pixels * 0.01 / 2 per sample
-    assert float(losses.make_pixel_loss("euclidean", reduction="sum")(sr, hr)) == pytest.approx(12 * 0.01 / 2)
+    unit = dict(reduction="sum", value_range="0,1")
+    assert float(losses.make_pixel_loss("euclidean", **unit)(sr, hr)) == pytest.approx(12 * 0.01 / 2)
     assert float(losses.make_pixel_loss("euclidean")(sr, hr)) == pytest.approx(0.04 / 2)  # suite range, mean
     # LapSRN's Charbonnier: sum of sqrt(d^2 + 1e-6) over a sample's pixels
-    assert float(losses.make_pixel_loss("charbonnier", reduction="sum")(sr, hr)) == pytest.approx(
+    assert float(losses.make_pixel_loss("charbonnier", **unit)(sr, hr)) == pytest.approx(
         12 * math.sqrt(0.01 + 1e-6), rel=1e-5)
     with pytest.raises(SRError, match="mean, sum"):
         losses.make_pixel_loss("l1", reduction="total")
+
+
+def test_loss_range_maps_both_images_as_the_official_trainer_sees_them():
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(-1, 1, (2, 3, 5, 5)), rng.uniform(-1, 1, (2, 3, 5, 5))
+    sr, hr = t(a), t(b)
+    l1 = np.abs(a - b).mean()
+    assert float(losses.make_pixel_loss("l1")(sr, hr)) == pytest.approx(l1, rel=1e-5)
+    assert float(losses.make_pixel_loss("l1", value_range="0,1")(sr, hr)) == pytest.approx(l1 / 2, rel=1e-5)
+    assert float(losses.make_pixel_loss("l1", value_range="0,255")(sr, hr)) == pytest.approx(l1 * 127.5, rel=1e-5)
+    assert float(losses.make_pixel_loss("mse", value_range="0,255")(sr, hr)) == pytest.approx(
+        np.square((a - b) * 127.5).mean(), rel=1e-5)
+    with pytest.raises(SRError, match="loss_range"):
+        losses.make_pixel_loss("l1", value_range="0,65535")
 
 
 def test_pyramid_targets_are_matlab_bicubic_downscales_of_the_hr_patch():

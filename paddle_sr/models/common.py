@@ -92,6 +92,20 @@ class MeanShift(nn.Conv2D):
         self.bias.stop_gradient = True
 
 
+def set_mean_shift_trainable(model, trainable):
+    """Train (or freeze) every ``MeanShift`` in ``model``; returns how many were found.
+
+    RCAN's official code (yulunzhang/RCAN ``model/common.py``) sets ``self.requires_grad = False`` on the
+    module, which freezes no parameter, so its mean shifts are trained with everything else; current
+    EDSR-PyTorch freezes them (``p.requires_grad = False`` on each parameter). Training recipes choose
+    with ``train_mean_shift``.
+    """
+    found = [layer for layer in model.sublayers(include_self=True) if isinstance(layer, MeanShift)]
+    for layer in found:
+        layer.weight.stop_gradient = layer.bias.stop_gradient = not trainable
+    return len(found)
+
+
 class Upsampler(nn.Sequential):
     """conv + PixelShuffle stages: log2(scale) x2-stages for powers of two, one x3 stage for 3."""
 
