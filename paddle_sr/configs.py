@@ -60,8 +60,8 @@ class Recipe:
     pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
     pixel_weight: float = 1.0              # weight of the pixel loss
     y_loss: bool = False                   # pixel loss on BT.601 Y only (Y-channel models)
-    loss_reduction: str = "mean"           # mean (per pixel) | sum (Caffe/MatConvNet: summed per sample, mean over the batch)
-    loss_range: str = "-1,1"               # range the pixel loss is computed on, as the official trainer: -1,1 | 0,1 | 0,255
+    loss_reduction: str = "mean"           # mean (per pixel) | sum (Caffe/MatConvNet: per sample, mean over batch)
+    loss_range: str = "-1,1"               # pixel loss on the official trainer's range: -1,1 | 0,1 | 0,255
     recursive_alpha_iters: int = 0         # DRCN: recursive-supervision weight 1 -> 0 over N iterations (0 = off)
     perceptual_weight: float = 0.0         # weight of the VGG perceptual loss (0 = off)
     perceptual_layer: str = "conv5_4"      # VGG19 layer of the perceptual loss, e.g. conv5_4
@@ -199,8 +199,8 @@ DEMO = replace(BASE, model="rdn", scale=2,
 # (momentum 0.9; UNVERIFIED — the porting helper proposed 0). Loss: MSE (Sec. 3.3), in the Caffe code an
 # EuclideanLoss (sum / 2N). Batch 128 (Caffe prototxt) and 8e8 backprops = 6.25M iterations: UNVERIFIED.
 SRCNN = replace(BASE, model="srcnn", scale=3, patch_size=11, batch_size=128, optimizer="sgd", momentum=0.9,
-                lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1",
-                y_loss=True)
+                lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum",
+                loss_range="0,1", y_loss=True)
 
 # ESPCN (Shi et al., CVPR 2016, arXiv:1609.05158), x3, Y channel. Sec. 3.2: HR sub-images of 17r
 # (LR 17), MSE (Eq. 4, a per-pixel mean), lr 0.01 decreasing to 1e-4 when the cost stops improving —

@@ -240,11 +240,7 @@ def _train(cfg, signals):
         bar = tqdm(total=cfg.iterations, initial=start, desc=cfg.run, unit="it", dynamic_ncols=True, mininterval=1.0)
     signals.install()
     for it in range(start + 1, cfg.iterations + 1):
-        values, loss = train_step(nets, objective, ema, scaler, cfg, next(batches), it, last_saved, run_dir)
-        current_lr = nets[0].opt.get_lr()
-        for net in nets:
-            if net.sched is not None:
-                net.sched.step()
+        values, loss, current_lr = train_step(nets, objective, ema, scaler, cfg, next(batches), it, last_saved, run_dir)
         if main_rank:
             log_step(writer, bar, it, start, cfg, loss, values, current_lr)
         out_of_time = cfg.max_minutes > 0 and time.time() - t0 > 60 * cfg.max_minutes
@@ -290,7 +286,9 @@ def _train(cfg, signals):
 
 def train_step(nets, objective, ema, scaler, cfg, arrays, it, last_saved, run_dir):
     """One iteration: the generator's step, then the discriminator's on the same batch (SRGAN: k = 1), then
-    the joint SRResNet's; the EMA update. Returns ({term: value}, total generator loss)."""
+    the joint SRResNet's; the EMA update; every LR schedule stepped. Returns ({term: value}, total generator
+    loss, the generator's lr of this step). The step-parity tests (tests/step_parity.py) run this same
+    function against the authors' re-typed training steps."""
     batch = [paddle.to_tensor(x) for x in arrays]
     gen, others = nets[0], {net.key: net for net in nets[1:]}
     disc = others.get("discriminator")
@@ -342,7 +340,11 @@ def train_step(nets, objective, ema, scaler, cfg, arrays, it, last_saved, run_di
         with paddle.no_grad():
             for p_ema, p in zip(ema.parameters(), gen.layer.parameters()):
                 p_ema.set_value(p_ema * cfg.ema + p * (1.0 - cfg.ema))
-    return values, loss
+    current_lr = gen.opt.get_lr()
+    for net in nets:
+        if net.sched is not None:
+            net.sched.step()
+    return values, loss, current_lr
 
 
 def log_step(writer, bar, it, start, cfg, loss, values, current_lr):

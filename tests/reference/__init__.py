@@ -11,7 +11,7 @@ from paddle_sr.checkpoint import check_state_dict
 
 
 def torch_state_to_numpy(state, transpose=()):
-    """{name: torch tensor} (or a torch module) -> {name: float32/int numpy array}; ``transpose`` keys get ``.T``."""
+    """{name: torch tensor} (or a torch module) -> {name: float32/int numpy array} (copies); ``transpose`` keys get ``.T``."""
     if hasattr(state, "state_dict"):
         state = state.state_dict()
     unknown = set(transpose) - set(state)
@@ -19,7 +19,7 @@ def torch_state_to_numpy(state, transpose=()):
         raise KeyError(f"keys to transpose are not in the state dict: {sorted(unknown)}")
     out = {}
     for name, tensor in state.items():
-        array = tensor.detach().cpu().numpy()
+        array = tensor.detach().cpu().numpy().copy()  # a snapshot: .numpy() shares memory with a live parameter
         out[name] = np.ascontiguousarray(array.T) if name in transpose else array
     return out
 
