@@ -232,6 +232,9 @@ def open_run(cfg):
                    and json.dumps(saved[k], sort_keys=True) != json.dumps(now[k], sort_keys=True)]
         if changed:
             print(f"resuming {run_dir} with changed options: {', '.join(changed)}")
+        added = [f"{k}={now[k]}" for k in now if k not in saved and k not in _PER_INVOCATION]
+        if added:  # a run saved by an older version: say which newer settings now apply to it
+            print(f"resuming {run_dir}, saved before these options existed; they now apply: {', '.join(added)}")
         return run_dir, state
     for f in ("Model.pdparams", "Best.pdparams"):
         if os.path.exists(os.path.join(run_dir, f)):

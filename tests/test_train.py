@@ -157,6 +157,28 @@ def test_interrupted_and_resumed_run_gives_identical_weights(tmp_path):
     assert paddle.load(str(a / train.STATE))["iteration"] == 7
 
 
+def test_resuming_a_run_saved_before_an_option_existed_names_the_new_settings(tmp_path, capsys):
+    """A run started by an older version (its saved config lacks loss_range / train_mean_shift) resumes with
+    the current recipe's values, and says so instead of changing its training silently."""
+    args = tiny_args("rcan", tmp_path, iterations=3, val_every=3, run="old")
+    assert train.main(args + ["--stop_after=1"]) == 0
+    path = str(tmp_path / "old" / train.STATE)
+    state = paddle.load(path)
+    for key in ("loss_range", "train_mean_shift"):
+        del state["config"][key]
+    paddle.save(state, path)
+    capsys.readouterr()
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert "saved before these options existed; they now apply: loss_range=0,255, train_mean_shift=True" in out
+
+
+def test_train_mean_shift_needs_a_model_with_mean_shifts(tmp_path):
+    with pytest.raises(SRError, match="no mean-shift layers; drop the option"):
+        train.main(tiny_args("rdn", tmp_path, train_mean_shift="true"))
+    assert not (tmp_path / "rdn_x4").exists() or not any((tmp_path / "rdn_x4").glob("*.pdparams"))
+
+
 def test_gan_state_resumes_exactly(tmp_path):
     """Discriminator, its optimizer and the joint SRResNet (srgan_notebook) survive a resume bit for bit."""
     def args(run, **kw):
