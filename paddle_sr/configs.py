@@ -71,7 +71,7 @@ class Recipe:
     vgg_weights: str = ""                  # '' = look in the cache / download
     allow_random_vgg: bool = False         # tests only: a perceptual loss on random features is meaningless
     adversarial_weight: float = 0.0        # weight of the generator's adversarial loss (0 = no discriminator)
-    gan_type: str = "bce"                  # bce (SRGAN) | ragan (ESRGAN)
+    gan_type: str = "bce"                  # vanilla (SRGAN, BasicSR: D loss summed) | bce (notebook: mean) | ragan (ESRGAN)
     discriminator: str = "srgan"           # srgan | vgg_style (ESRGAN; HR patch 128 or 256)
     d_lr: float = 1e-4                     # discriminator learning rate
     joint_srresnet: bool = False           # the SRGAN notebook's side-by-side SRResNet (MSE) from the same init
@@ -133,19 +133,29 @@ RCAN = replace(BASE, model="rcan", scale=4, patch_size=48, batch_size=16, lr=1e-
 # from SRResNet, 10^5 iterations at 1e-4 then 10^5 at 1e-5, G and D updated alternately (k = 1).
 # Loss (Eq. 3, SRGAN-VGG54): l_VGG/5.4 + 1e-3 l_Gen, with the VGG features rescaled by 1/12.75 (Sec. 3.2);
 # SRGAN-VGG54 has no pixel MSE term. The paper trained on 350k ImageNet images.
+# Loss range: Sec. 3.2 "scaled the range of ... the HR images to [-1, 1]. The MSE loss was thus calculated on
+# images of intensity range [-1, 1]": loss_range '-1,1' is the paper's (not BasicSR's [0, 1]). The authors
+# published no training code; the step followed is BasicSR's (XPixelGroup/BasicSR basicsr/models/sr_model.py /
+# srgan_model.py) with the paper's numbers: Adam (0.9, 0.999) (Sec. 3.2 names beta1 only; torch's default
+# beta2), D loss BCE(D(HR), 1) + BCE(D(SR), 0) summed ('vanilla', as SRGANModel and the paper's Eq. 2), the
+# perceptual term on [-1, 1] images as BasicSR's range_norm=True + use_input_norm (ImageNet mean/std on [0, 1]);
+# tests/test_step_parity_basicsr.py. BasicSR's own MSRResNet/MSRGAN (train_MSRResNet_x4.yml: L1, lr 2e-4,
+# betas (0.9, 0.99), cosine restarts) is another network (no BatchNorm) and is not this recipe.
 SRRESNET = replace(BASE, model="srresnet", scale=4, patch_size=24, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
-                   milestones=(), pixel_loss="mse")
+                   milestones=(), pixel_loss="mse", loss_range="-1,1",
+                   trainer="XPixelGroup/BasicSR: basicsr/models/sr_model.py (SRGAN paper Sec. 3.2 settings)")
 SRGAN = replace(SRRESNET, iterations=200 * EPOCH, milestones=(100 * EPOCH,), gamma=0.1, lr=1e-4, d_lr=1e-4,
                 init_from="output/srresnet_x4/Best.pdparams",
                 pixel_weight=0.0, perceptual_weight=1.0, perceptual_layer="conv5_4", perceptual_scale=1 / 12.75,
-                adversarial_weight=1e-3, gan_type="bce")
+                adversarial_weight=1e-3, gan_type="vanilla",
+                trainer="XPixelGroup/BasicSR: basicsr/models/srgan_model.py (SRGAN paper Sec. 3.2 settings)")
 # The SRGAN notebook (seed 001): CelebA, 44x44 LR patches, batch 16, Adam 1e-4 beta1 0.9 for G and D,
 # G loss = MSE + 1e-2 VGG54 (not rescaled) + 1e-2 adversarial, trained jointly with an SRResNet (MSE)
 # from the same random init; its generator used ReLU in place of PReLU (act='relu'). Its data:
 # --data=celeba:ROOT.
 SRGAN_NOTEBOOK = replace(SRGAN, model_kwargs=dict(act="relu"), patch_size=44, init_from="", pixel_weight=1.0,
                          perceptual_weight=1e-2, perceptual_scale=1.0, adversarial_weight=1e-2, joint_srresnet=True,
-                         milestones=(), iterations=1000 * EPOCH)
+                         milestones=(), iterations=1000 * EPOCH, gan_type="bce", trainer="")
 
 # RLFN (Kong et al., CVPRW 2022, arXiv:2205.07514) Sec. 4.1, multi-stage warm start (Sec. 3.4): every
 # stage starts from the previous stage's Best.pdparams. Stage 1 from scratch: HR 256x256 (LR 64 at x4),
@@ -253,15 +263,26 @@ LAPSRN = replace(BASE, model="lapsrn", scale=4, patch_size=32, batch_size=64, op
 # ESRGAN (Wang et al., ECCVW 2018, arXiv:1809.00219), x4, two stages. Stage 1, PSNR-oriented RRDBNet
 # (Sec. 4.1): HR 128 (LR 32), batch 16, Adam (0.9, 0.999), lr 2e-4 halved every 2e5 updates, L1; the
 # paper gives no length — BasicSR ``train_RRDBNet_PSNR_x4.yml`` runs 1,000k. Data DIV2K (+Flickr2K, OST).
+# The step is BasicSR's ``basicsr/models/sr_model.py`` (the ESRGAN authors' code): L1 on [0, 1]
+# (loss_range '0,1'), Adam betas (0.9, 0.99) and EMA 0.999 of ``train_RRDBNet_PSNR_x4.yml`` (the paper says
+# beta2 0.999; the official trainer's value is used); tests/test_step_parity_basicsr.py. Kept from the paper:
+# the step schedule (halved every 2e5); today's yml uses cosine restarts (periods 250k, eta_min 1e-7).
 ESRGAN_PSNR = replace(BASE, model="esrgan", scale=4, patch_size=32, batch_size=16, lr=2e-4,
                       iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5,
-                      pixel_loss="l1")
+                      pixel_loss="l1", loss_range="0,1", beta2=0.99, ema=0.999,
+                      trainer="XPixelGroup/BasicSR: basicsr/models/sr_model.py, options/train/ESRGAN/"
+                              "train_RRDBNet_PSNR_x4.yml")
 # Stage 2 (Sec. 3.2-3.4, 4.1; BasicSR ``train_ESRGAN_x4.yml``, read): from the stage-1 model,
 # L_G = L_percep + 5e-3 L_G^Ra + 1e-2 L1, the perceptual term the L1 distance of VGG19 conv5_4 features
 # BEFORE the activation (weight 1), relativistic average GAN with the VGG-style discriminator on the
 # 128x128 HR patch; G and D lr 1e-4 halved at 50k/100k/200k/300k, 400k iterations, D updated once per
-# G step. BasicSR also keeps an EMA of G (0.999: --ema=0.999) and uses Adam beta2 0.99; the paper 0.999.
+# G step. BasicSR keeps an EMA of G (ema_decay 0.999) and uses Adam beta2 0.99 (the paper 0.999): both as
+# BasicSR. The pixel L1 is on BasicSR's [0, 1] (loss_range '0,1'; on [-1, 1] it would weigh 2e-2 against the
+# perceptual and GAN terms). The D step is ``ESRGANModel``'s: each relativistic term's other mean detached
+# (``losses.discriminator_step_loss``); tests/test_step_parity_basicsr.py.
 ESRGAN = replace(ESRGAN_PSNR, lr=1e-4, d_lr=1e-4, iterations=400 * EPOCH,
+                 trainer="XPixelGroup/BasicSR: basicsr/models/esrgan_model.py, options/train/ESRGAN/"
+                         "train_ESRGAN_x4.yml",
                  milestones=(50 * EPOCH, 100 * EPOCH, 200 * EPOCH, 300 * EPOCH), gamma=0.5,
                  init_from="output/esrgan_psnr_x4/Best.pdparams", pixel_loss="l1", pixel_weight=1e-2,
                  perceptual_weight=1.0, perceptual_layer="conv5_4", perceptual_scale=1.0, perceptual_relu=False,
@@ -279,12 +300,23 @@ WDSR_B = replace(WDSR_A, model="wdsr_b")
 # ``train_swinir_sr_classical.json`` (read): H_size 96 (LR 48; 64 with DF2K), batch 32, Adam lr 2e-4,
 # milestones 250k/400k/450k/475k (gamma 0.5), 500k iterations, L1. KAIR also keeps an EMA (E_decay
 # 0.999: --ema=0.999) and fine-tunes x3/x4/x8 from the x2 model with lr and milestones halved:
-#   --init_from=output/swinir_x2/Best.pdparams --init_partial=true --lr=1e-4 --milestones=125000,...
+#   --init_from=output/swinir_x2/Best.pdparams --init_partial=true --lr=1e-4 --milestones=124999,...
+# The step is KAIR's (cszn/KAIR models/model_plain.py, main_train_psnr.py): L1 on [0, 1] (loss_range '0,1'),
+# Adam betas (0.9, 0.999) (utils/utils_option.py default), EMA E_decay 0.999 (ema=0.999). KAIR calls
+# ``scheduler.step(current_step)`` BEFORE step n, so step n runs at the lr of epoch n: the lr halves AT
+# iteration 250,000, one step before a scheduler stepped after the update would; the milestones below are
+# therefore KAIR's minus one (and its 500,000 milestone halves the very last step);
+# tests/test_step_parity_basicsr.py.
 SWINIR = replace(BASE, model="swinir", scale=2, patch_size=48, batch_size=32, lr=2e-4, iterations=500 * EPOCH,
-                 milestones=(250 * EPOCH, 400 * EPOCH, 450 * EPOCH, 475 * EPOCH), gamma=0.5, pixel_loss="l1")
+                 milestones=tuple(m - 1 for m in (250 * EPOCH, 400 * EPOCH, 450 * EPOCH, 475 * EPOCH, 500 * EPOCH)),
+                 gamma=0.5, pixel_loss="l1", loss_range="0,1", ema=0.999,
+                 trainer="cszn/KAIR: main_train_psnr.py, models/model_plain.py, "
+                         "options/swinir/train_swinir_sr_classical.json")
 # Lightweight SwinIR, KAIR ``train_swinir_sr_lightweight.json`` (read): H_size 128 (LR 64 at x2), batch 64,
 # otherwise as the classical recipe.
-SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=64)
+SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=64,
+                       trainer="cszn/KAIR: main_train_psnr.py, models/model_plain.py, "
+                               "options/swinir/train_swinir_sr_lightweight.json")
 
 # SAN (Dai et al., CVPR 2019), x4. Sec. 4.1 (UNVERIFIED): 8 LR patches of 48x48, Adam (0.9, 0.99, 1e-8),
 # lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on.

@@ -177,12 +177,13 @@ def _bce_logits(logits, real):
     return F.binary_cross_entropy_with_logits(logits, label)
 
 
-GAN_TYPES = ("bce", "ragan")
+GAN_TYPES = ("bce", "vanilla", "ragan")
 
 
 def _check_gan(kind):
     if kind not in GAN_TYPES:
-        raise SRError(f"unknown gan_type {kind!r}; use 'bce' (SRGAN) or 'ragan' (ESRGAN)")
+        raise SRError(f"unknown gan_type {kind!r}; use 'vanilla' (SRGAN, BasicSR), 'bce' (the SRGAN notebook) or "
+                      f"'ragan' (ESRGAN)")
 
 
 def generator_adversarial_loss(kind, d_fake, d_real=None):
@@ -194,7 +195,7 @@ def generator_adversarial_loss(kind, d_fake, d_real=None):
     real and fake terms. ``d_real`` (needed for 'ragan') should be detached by the caller.
     """
     _check_gan(kind)
-    if kind == "bce":
+    if kind in ("bce", "vanilla"):
         return _bce_logits(d_fake, True)
     if d_real is None:
         raise ValueError("the relativistic ('ragan') generator loss needs d_real")
@@ -207,7 +208,29 @@ def discriminator_loss(kind, d_real, d_fake):
     _check_gan(kind)
     if kind == "bce":
         return (_bce_logits(d_real, True) + _bce_logits(d_fake, False)) / 2
+    if kind == "vanilla":
+        return _bce_logits(d_real, True) + _bce_logits(d_fake, False)
     return (_bce_logits(d_real - paddle.mean(d_fake), True) + _bce_logits(d_fake - paddle.mean(d_real), False)) / 2
+
+
+def discriminator_step_loss(kind, disc, hr, sr):
+    """The discriminator's loss of one training step, with its forwards in the order of the official code
+    (BatchNorm's running statistics are updated by every forward in train mode). ``sr`` must be detached.
+
+    'vanilla' (BasicSR ``SRGANModel``, the SRGAN paper's Eq. 2): BCE(D(hr), 1) + BCE(D(sr), 0), summed (BasicSR's
+    ``GANLoss`` weighs only the generator). 'ragan' (BasicSR ``ESRGANModel``): 0.5 BCE(C(hr) - mean C(sr), 1) +
+    0.5 BCE(C(sr) - mean C(hr), 0) where each term's *other* mean is a constant: BasicSR detaches it
+    (``net_d(output).detach()``, ``real_d_pred.detach()``), so the real term's gradient reaches D only through
+    C(hr) and the fake term's only through C(sr); it also runs D on the SR once more first, for that constant.
+    'bce' (the SRGAN notebook): the mean of the two cross-entropies.
+    """
+    _check_gan(kind)
+    if kind == "ragan":
+        fake_mean = paddle.mean(disc(sr)).detach()
+        d_real = disc(hr)
+        d_fake = disc(sr)
+        return (_bce_logits(d_real - fake_mean, True) + _bce_logits(d_fake - paddle.mean(d_real).detach(), False)) / 2
+    return discriminator_loss(kind, disc(hr), disc(sr))
 
 
 class ShallowFeatureExtractor(nn.Layer):

@@ -325,7 +325,7 @@ def train_step(nets, objective, ema, scaler, cfg, arrays, it, last_saved, run_di
     step(gen, loss)
     if disc is not None:
         with paddle.amp.auto_cast(enable=cfg.amp):
-            d_loss = losses.discriminator_loss(cfg.gan_type, disc.run(batch[1]), disc.run(sr.detach()))
+            d_loss = losses.discriminator_step_loss(cfg.gan_type, disc.run, batch[1], sr.detach())
         values["discriminator"] = float(d_loss)
         check_finite(values["discriminator"], "the discriminator loss")
         step(disc, d_loss)

@@ -19,7 +19,10 @@ Differences from the official code:
 - Padding: the official test script pads the LR image outside the network by mirroring
   (``cat([x, flip(x)])``) to ``(h // window_size + 1) * window_size`` (always at least one row/column)
   and crops the SR output; here ``forward_native`` does exactly that itself, so any LR size in gives
-  SR of ``scale`` times that size (inputs need at least ``window_size // 2`` pixels per side).
+  SR of ``scale`` times that size (inputs need at least ``window_size // 2`` pixels per side). In training
+  mode it pads as the official training forward does (KAIR / SwinIR ``check_image_size``: reflect up to a
+  multiple of the window, nothing for the 48 / 64 training patches): the test-time padding there would
+  train the network on mirrored borders it never sees in KAIR (tests/test_step_parity_basicsr.py).
 - ``forward`` takes and returns the suite's [-1, 1]; ``forward_native`` works on [0, 1]
   (``img_range`` 1, as the official classical/lightweight weights), see ``common.SRModel``.
 - Stochastic depth (``drop_path_rate`` 0.1, the official default also used in training) is kept;
@@ -292,9 +295,16 @@ class SwinIR(SRModel):
         if isinstance(h, int) and min(h, w) < ws // 2:
             raise SRError(f"SwinIR needs LR inputs of at least {ws // 2}x{ws // 2} pixels, got {h}x{w}; "
                           f"use a larger image or tile")
-        # Official test-time padding: mirror to the next multiple of the window (always >= 1 row/col).
-        x = paddle.concat([x, x.flip([2])], axis=2)[:, :, :(h // ws + 1) * ws, :]
-        x = paddle.concat([x, x.flip([3])], axis=3)[:, :, :, :(w // ws + 1) * ws]
+        if self.training:
+            # The official training forward (KAIR models/network_swinir.py ``check_image_size``): reflect-pad
+            # only up to a multiple of the window -- nothing for the 48 / 64 training patches.
+            ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+            if ph or pw:
+                x = nn.functional.pad(x, [0, pw, 0, ph], mode="reflect")
+        else:
+            # Official test-time padding: mirror to the next multiple of the window (always >= 1 row/col).
+            x = paddle.concat([x, x.flip([2])], axis=2)[:, :, :(h // ws + 1) * ws, :]
+            x = paddle.concat([x, x.flip([3])], axis=3)[:, :, :, :(w // ws + 1) * ws]
         x = x - self.mean  # img_range 1
         x = self.conv_first(x)
         x = self.conv_after_body(self.forward_features(x)) + x
