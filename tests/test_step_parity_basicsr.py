@@ -321,3 +321,45 @@ def test_swinir_old_loss_range_and_schedule_leave_the_official_trajectory(swinir
     assert not strict(parity), str(parity)
     late = suite_trajectory(replace(cfg, milestones=KAIR_MILESTONES), batches, init=suite.init)
     assert late.lrs[4] == pytest.approx(cfg.lr) != ref64.lrs[4]  # stepped after the update: one step late
+
+
+# ------------------------------------------------------------------------------------------------
+# The full schedules at the official milestones (one iteration before, at, and after each)
+# ------------------------------------------------------------------------------------------------
+
+def _official_lr(milestones, gamma, lr, n, style):
+    """torch MultiStepLR at iteration n: BasicSR steps it after every iteration (``update_learning_rate`` when
+    ``current_iter > 1``), so iteration n runs at epoch n - 1; KAIR calls ``scheduler.step(n)`` before it."""
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(milestones), gamma)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched.step(n if style == "kair" else n - 1)  # the closed form of n (or n - 1) chained steps
+    return opt.param_groups[0]["lr"]
+
+
+OFFICIAL_SCHEDULES = {  # recipe: (milestones, gamma, lr, style) as the official trainer / paper states them
+    "srresnet": ((), 1.0, 1e-4, "basicsr"),  # Sec. 3.2: 1e-4 throughout
+    "srgan": ((100_000,), 0.1, 1e-4, "basicsr"),  # Sec. 3.2: 10^5 updates at 1e-4, then 10^5 at 1e-5
+    "esrgan_psnr": ((200_000, 400_000, 600_000, 800_000), 0.5, 2e-4, "basicsr"),  # paper Sec. 4.1
+    "esrgan": ((50_000, 100_000, 200_000, 300_000), 0.5, 1e-4, "basicsr"),  # train_ESRGAN_x4.yml
+    "swinir": ((250_000, 400_000, 450_000, 475_000, 500_000), 0.5, 2e-4, "kair"),  # train_swinir_sr_classical.json
+    "swinir_light": ((250_000, 400_000, 450_000, 475_000, 500_000), 0.5, 2e-4, "kair"),  # ..._lightweight.json
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(OFFICIAL_SCHEDULES))
+def test_lr_schedule_equals_the_official_one_at_every_milestone(recipe):
+    cfg = configs.resolve(recipe)
+    milestones, gamma, lr, style = OFFICIAL_SCHEDULES[recipe]
+    assert cfg.lr == lr
+    _, sched = train.make_optimizer(cfg, [paddle.create_parameter([1], "float32")], cfg.lr)
+    iterations = {1, cfg.iterations} | {m + d for m in milestones for d in (-1, 0, 1) if 1 <= m + d <= cfg.iterations}
+    for n in sorted(iterations):
+        if sched is None:
+            suite = cfg.lr
+        else:
+            sched.step(n - 1)  # train_step: iteration n runs before the schedule's n-th step
+            suite = sched.last_lr
+        assert suite == pytest.approx(_official_lr(milestones, gamma, lr, n, style), rel=1e-12), f"iteration {n}"
