@@ -152,10 +152,18 @@ SRGAN = replace(SRRESNET, iterations=200 * EPOCH, milestones=(100 * EPOCH,), gam
 # The SRGAN notebook (seed 001): CelebA, 44x44 LR patches, batch 16, Adam 1e-4 beta1 0.9 for G and D,
 # G loss = MSE + 1e-2 VGG54 (not rescaled) + 1e-2 adversarial, trained jointly with an SRResNet (MSE)
 # from the same random init; its generator used ReLU in place of PReLU (act='relu'). Its data:
-# --data=celeba:ROOT.
+# --data=celeba:ROOT. Its loop (``srresnet_trainer``, ``srgan_trainer``) is followed with its defects
+# corrected, on purpose (tests/test_step_parity_basicsr.py measures both): the notebook backpropagates
+# loss_g and loss_d into BOTH networks before stepping them (G also descends -log(1 - D(SR)), i.e. learns to
+# be detected; D also descends 1e-2 x -log D(SR)); it runs D once on concat([SR, HR]) (BatchNorm statistics
+# over both halves); its VGG sees [-1, 1] without the ImageNet normalisation its weights need; its D never
+# trains (nor saves) its first dense layer (two sub-layers named fc1). Here each network descends its own
+# loss, D sees HR and SR in separate forwards, the VGG input is normalised, and D's loss is the notebook's
+# mean of the two cross-entropies ('bce'). Its SRResNet step has no defect and is the notebook's.
 SRGAN_NOTEBOOK = replace(SRGAN, model_kwargs=dict(act="relu"), patch_size=44, init_from="", pixel_weight=1.0,
                          perceptual_weight=1e-2, perceptual_scale=1.0, adversarial_weight=1e-2, joint_srresnet=True,
-                         milestones=(), iterations=1000 * EPOCH, gan_type="bce", trainer="")
+                         milestones=(), iterations=1000 * EPOCH, gan_type="bce",
+                         trainer="the SRGAN seed notebook (001): srresnet_trainer, srgan_trainer (defects corrected)")
 
 # RLFN (Kong et al., CVPRW 2022, arXiv:2205.07514) Sec. 4.1, multi-stage warm start (Sec. 3.4): every
 # stage starts from the previous stage's Best.pdparams. Stage 1 from scratch: HR 256x256 (LR 64 at x4),

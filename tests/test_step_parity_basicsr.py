@@ -363,3 +363,70 @@ def test_lr_schedule_equals_the_official_one_at_every_milestone(recipe):
             sched.step(n - 1)  # train_step: iteration n runs before the schedule's n-th step
             suite = sched.last_lr
         assert suite == pytest.approx(_official_lr(milestones, gamma, lr, n, style), rel=1e-12), f"iteration {n}"
+
+
+# ------------------------------------------------------------------------------------------------
+# srgan_notebook: the seed notebook's weights and joint SRResNet, its defects corrected (recipe comment)
+# ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def notebook_run(narrow):
+    path, vgg_state = narrow
+    kwargs = dict(TINY["srresnet"], act="relu")
+    cfg = replace(configs.resolve("srgan_notebook"), model_kwargs=kwargs, patch_size=8, batch_size=4,
+                  iterations=20, vgg_weights=path)
+    batches = fixed_batches(cfg, 20)
+    suite = suite_trajectory(cfg, batches)
+
+    def nets():
+        torch.manual_seed(0)
+        net_g, joint = bt.SRResNetTorch(4, **kwargs), bt.SRResNetTorch(4, **kwargs)
+        bt.load_suite_state(net_g, suite.init)
+        bt.load_suite_state(joint, suite.others_init["srresnet"])
+        net_d = bt.SRGANDiscriminatorTorch(32, D_WIDTH)
+        bt.load_suite_state(net_d, suite.others_init["discriminator"], bt.linear_weights(net_d))
+        return net_g, net_d, joint
+
+    def corrected(dtype):
+        net_g, net_d, joint = nets()
+        vgg = bt.VGGFeatureExtractor("relu5_4", VGG_CHANNELS, use_input_norm=True, range_norm=True)
+        vgg.load_suite(vgg_state)
+        percep = bt.PerceptualLoss(vgg, {"relu5_4": 1.0}, perceptual_weight=1e-2, criterion="l2")
+        return bt.gan_trajectory(net_g, net_d, batches, dtype, bt.paper, gan="vanilla", pixel_weight=1.0,
+                                 pixel="l2", perceptual=percep, gan_weight=1e-2, lr=1e-4, d_lr=1e-4,
+                                 betas=(0.9, 0.999), d_scale=0.5, joint=joint)
+
+    def as_is(dtype):
+        net_g, net_d, joint = nets()
+        vgg = bt.VGGFeatureExtractor("relu5_4", VGG_CHANNELS, use_input_norm=False, range_norm=False)
+        vgg.load_suite(vgg_state)
+        return bt.notebook_trajectory(net_g, net_d, joint, vgg, batches, dtype)
+
+    ref32, ref64 = map(strip_variance, both(corrected))
+    return cfg, strip_variance(suite), ref32, ref64, strip_variance(as_is(torch.float64))
+
+
+def test_srgan_notebook_takes_the_notebooks_steps_with_its_defects_corrected(notebook_run):
+    """G: MSE + 1e-2 VGG54 MSE + 1e-2 adversarial; D: the mean of the two cross-entropies; the joint SRResNet's
+    MSE step (the notebook's ``srresnet_trainer``, which has no defect) -- each network's own loss only."""
+    cfg, suite, ref32, ref64, _ = notebook_run
+    assert (cfg.pixel_weight, cfg.perceptual_weight, cfg.adversarial_weight, cfg.gan_type) == (1.0, 1e-2, 1e-2, "bce")
+    check("srgan_notebook vs the notebook's loop, corrected", suite, ref32, ref64)
+
+
+def test_srgan_notebook_differs_from_the_notebook_as_it_is_only_where_the_recipe_says(notebook_run):
+    """The notebook's loop as it is (see ``notebook_trajectory``) trains G and D on each other's losses: far
+    from the suite, while its SRResNet step -- the one part without a defect -- is the suite's."""
+    cfg, suite, ref32, ref64, as_is = notebook_run
+    g = weights_gap(suite.weights, as_is.weights, as_is.init)
+    d = weights_gap(suite.others["discriminator"], as_is.others["discriminator"], as_is.others_init["discriminator"])
+    j = weights_gap(suite.others["srresnet"], as_is.others["srresnet"], as_is.others_init["srresnet"])
+    j_drift = weights_gap(ref32.others["srresnet"], ref64.others["srresnet"], ref64.others_init["srresnet"])
+    print(f"srgan_notebook vs the notebook as it is: generator {g:.2e}, discriminator {d:.2e}, joint SRResNet {j:.2e} "
+          f"(its float32 drift {j_drift:.2e})")
+    g_drift = weights_gap(ref32.weights, ref64.weights, ref64.init)
+    d_drift = weights_gap(ref32.others["discriminator"], ref64.others["discriminator"],
+                          ref64.others_init["discriminator"])
+    print(f"  float32 drifts: generator {g_drift:.2e}, discriminator {d_drift:.2e}")
+    assert j <= FACTOR * max(j_drift, FLOOR)
+    assert g > FACTOR * max(g_drift, FLOOR) and d > FACTOR * max(d_drift, FLOOR)

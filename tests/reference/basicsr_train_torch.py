@@ -298,10 +298,14 @@ def sr_trajectory(net_g, batches, dtype, data, pixel="l1", loss_weight=1.0, lr=2
 
 
 def gan_trajectory(net_g, net_d, batches, dtype, data, gan="vanilla", pixel_weight=0.0, perceptual=None,
-                   gan_weight=1e-3, lr=1e-4, d_lr=1e-4, betas=(0.9, 0.99), milestones=(), gamma=0.5, ema_decay=0.0):
+                   gan_weight=1e-3, lr=1e-4, d_lr=1e-4, betas=(0.9, 0.99), milestones=(), gamma=0.5, ema_decay=0.0,
+                   pixel="l1", d_scale=1.0, joint=None):
     """BasicSR ``SRGANModel`` (``gan='vanilla'``) or ``ESRGANModel`` (``gan='ragan'``), net_d_iters 1,
     net_d_init_iters 0. ``perceptual``: a ``PerceptualLoss`` (or None). Losses named as the suite logs them:
-    pixel, perceptual, adversarial (the weighted G terms), discriminator (l_d_real + l_d_fake)."""
+    pixel, perceptual, adversarial (the weighted G terms), discriminator (l_d_real + l_d_fake).
+
+    For the SRGAN notebook's settings: ``pixel`` 'l2', ``d_scale`` 0.5 (its D loss is the mean of the two
+    cross-entropies), ``joint`` a copy of the generator trained beside it with MSE (its ``srresnet_trainer``)."""
     from tests.step_parity import Trajectory
 
     net_g, net_d = net_g.to(dtype).train(), net_d.to(dtype).train()
@@ -310,6 +314,9 @@ def gan_trajectory(net_g, net_d, batches, dtype, data, gan="vanilla", pixel_weig
     g_linear, d_linear = linear_weights(net_g), linear_weights(net_d)
     init, d_init = to_suite_state(net_g, g_linear), to_suite_state(net_d, d_linear)
     ema = _copy(net_g) if ema_decay > 0 else None
+    if joint is not None:
+        joint = joint.to(dtype).train()
+        opt_j = torch.optim.Adam(joint.parameters(), lr=lr, weight_decay=0, betas=betas)
     cri_gan = GANLoss(gan_weight)
     opt_g = torch.optim.Adam(net_g.parameters(), lr=lr, weight_decay=0, betas=betas)
     opt_d = torch.optim.Adam(net_d.parameters(), lr=d_lr, weight_decay=0, betas=betas)
@@ -329,7 +336,7 @@ def gan_trajectory(net_g, net_d, batches, dtype, data, gan="vanilla", pixel_weig
         output = net_g(lq)
         l_g_total = 0
         if pixel_weight > 0:
-            l_g_pix = pixel_weight * F.l1_loss(output, gt)
+            l_g_pix = pixel_weight * (F.l1_loss if pixel == "l1" else F.mse_loss)(output, gt)
             l_g_total += l_g_pix
             log["pixel"] = l_g_pix.item()
         if perceptual is not None:
@@ -362,13 +369,19 @@ def gan_trajectory(net_g, net_d, batches, dtype, data, gan="vanilla", pixel_weig
             l_d_fake.backward()
         else:
             real_d_pred = net_d(gt)
-            l_d_real = cri_gan(real_d_pred, True, is_disc=True)
+            l_d_real = d_scale * cri_gan(real_d_pred, True, is_disc=True)
             l_d_real.backward()
             fake_d_pred = net_d(output.detach())
-            l_d_fake = cri_gan(fake_d_pred, False, is_disc=True)
+            l_d_fake = d_scale * cri_gan(fake_d_pred, False, is_disc=True)
             l_d_fake.backward()
         opt_d.step()
         log["discriminator"] = l_d_real.item() + l_d_fake.item()
+        if joint is not None:
+            opt_j.zero_grad()
+            l_j = F.mse_loss(joint(lq), gt)
+            l_j.backward()
+            opt_j.step()
+            log["srresnet_mse"] = l_j.item()
         if ema is not None:
             _ema_update(ema, net_g, ema_decay)
         losses.append(log)
@@ -376,4 +389,60 @@ def gan_trajectory(net_g, net_d, batches, dtype, data, gan="vanilla", pixel_weig
                       {"discriminator": to_suite_state(net_d, d_linear)}, {"discriminator": d_init})
     if ema is not None:
         traj.others["ema"], traj.others_init["ema"] = to_suite_state(ema, g_linear), init
+    if joint is not None:
+        traj.others["srresnet"], traj.others_init["srresnet"] = to_suite_state(joint), init
     return traj
+
+
+def notebook_trajectory(net_g, net_d, joint, vgg, batches, dtype, lam1=1e-2, lam2=1e-2, lr=1e-4):
+    """The SRGAN seed notebook's own loop, as it is (``srresnet_trainer`` then ``srgan_trainer``), for measuring
+    how far the suite's corrected step is from it. ``net_d`` returns logits; the notebook's D ends in a sigmoid.
+
+    Its defects, kept here: one D forward on ``concat([sr, hr])`` (BatchNorm statistics over both halves);
+    ``loss_g.backward(retain_graph=True); loss_adversarial_d.backward()`` before both ``minimize`` calls, so
+    G's step takes the gradient of loss_g + loss_d (loss_d's -log(1 - D(sr)) is not detached from G) and D's
+    the gradient of loss_g + loss_d; the VGG fed [-1, 1] without ImageNet normalisation; D's first dense
+    layer never trained (two sub-layers registered as ``fc1``: not in ``parameters()``). Adam(1e-4, beta1 0.9)
+    with Paddle's defaults (beta2 0.999, epsilon 1e-8) for all three networks."""
+    from tests.step_parity import Trajectory
+
+    net_g, net_d, joint = net_g.to(dtype).train(), net_d.to(dtype).train(), joint.to(dtype).train()
+    vgg = vgg.to(dtype)
+    d_linear = linear_weights(net_d)
+    init, d_init = to_suite_state(net_g), to_suite_state(net_d, d_linear)
+    adam = dict(lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    opt_j, opt_g = torch.optim.Adam(joint.parameters(), **adam), torch.optim.Adam(net_g.parameters(), **adam)
+    opt_d = torch.optim.Adam([p for n, p in net_d.named_parameters() if not n.startswith("fc1.")], **adam)
+    losses, lrs = [], []
+    for lq, gt in batches:
+        lq, gt = paper(lq).to(dtype), paper(gt).to(dtype)
+        lrs.append(lr)
+        # srresnet_trainer
+        opt_j.zero_grad()
+        l_j = torch.mean((joint(lq) - gt) ** 2)
+        l_j.backward()
+        opt_j.step()
+        # srgan_trainer
+        sr = net_g(lq)
+        f = vgg(torch.cat([sr, gt], 0))[vgg.layer]
+        n = f.shape[0] // 2
+        l_pix = torch.mean((sr - gt) ** 2)
+        l_percep = lam1 * torch.mean((f[:n] - f[n:]) ** 2)
+        d = torch.sigmoid(net_d(torch.cat([sr, gt], 0)))
+        m = d.shape[0] // 2
+        l_adv_g = torch.mean(-torch.log(d[:m] + 1e-8))
+        l_adv_d = (torch.mean(-torch.log(d[m:] + 1e-8)) + torch.mean(-torch.log(1 - d[:m] + 1e-8))) / 2
+        loss_g = l_pix + l_percep + lam2 * l_adv_g
+        opt_g.zero_grad()
+        opt_d.zero_grad()
+        for p in net_d.fc1.parameters():
+            p.grad = None
+        loss_g.backward(retain_graph=True)
+        l_adv_d.backward()
+        opt_g.step()
+        opt_d.step()
+        losses.append({"pixel": l_pix.item(), "perceptual": l_percep.item(), "adversarial": lam2 * l_adv_g.item(),
+                       "discriminator": l_adv_d.item(), "srresnet_mse": l_j.item()})
+    return Trajectory(losses, lrs, to_suite_state(net_g), init,
+                      {"discriminator": to_suite_state(net_d, d_linear), "srresnet": to_suite_state(joint)},
+                      {"discriminator": d_init, "srresnet": init})
