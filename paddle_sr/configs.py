@@ -308,7 +308,8 @@ WDSR_B = replace(WDSR_A, model="wdsr_b")
 # ``train_swinir_sr_classical.json`` (read): H_size 96 (LR 48; 64 with DF2K), batch 32, Adam lr 2e-4,
 # milestones 250k/400k/450k/475k (gamma 0.5), 500k iterations, L1. KAIR also keeps an EMA (E_decay
 # 0.999: --ema=0.999) and fine-tunes x3/x4/x8 from the x2 model with lr and milestones halved:
-#   --init_from=output/swinir_x2/Best.pdparams --init_partial=true --lr=1e-4 --milestones=124999,...
+#   --init_from=output/swinir_x2/Best.pdparams --init_partial=true --lr=1e-4 --iterations=250000
+#   --milestones=124999,199999,224999,237499,249999 (KAIR's halved 125k/200k/225k/237.5k/250k, minus one: below)
 # The step is KAIR's (cszn/KAIR models/model_plain.py, main_train_psnr.py): L1 on [0, 1] (loss_range '0,1'),
 # Adam betas (0.9, 0.999) (utils/utils_option.py default), EMA E_decay 0.999 (ema=0.999). KAIR calls
 # ``scheduler.step(current_step)`` BEFORE step n, so step n runs at the lr of epoch n: the lr halves AT

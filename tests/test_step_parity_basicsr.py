@@ -181,7 +181,7 @@ def test_srgan_old_discriminator_loss_leaves_the_official_trajectory(srgan_run):
                                           init_others=suite.others_init))
     parity = gaps(old, ref32, ref64)
     assert not parity.ok and parity.losses_gap > 10 * parity.tol, str(parity)
-    print(f"{cfg.model} ({cfg.gan_type}, {cfg.loss_range}) with the old setting: {parity}")
+    print(f"srgan with gan_type bce (D loss halved): {parity}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_esrgan_psnr_old_loss_range_leaves_the_official_trajectory(esrgan_psnr_r
     old = suite_trajectory(replace(cfg, loss_range="-1,1"), batches, init=suite.init)
     parity = gaps(old, ref32, ref64)
     assert not parity.ok and parity.losses_gap > 10 * parity.tol, str(parity)
-    print(f"{cfg.model} ({cfg.gan_type}, {cfg.loss_range}) with the old setting: {parity}")
+    print(f"esrgan_psnr with loss_range -1,1: {parity}")
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +319,7 @@ def test_swinir_old_loss_range_and_schedule_leave_the_official_trajectory(swinir
     old = suite_trajectory(replace(cfg, loss_range="-1,1"), batches, init=suite.init)
     parity = gaps(old, ref32, ref64)
     assert not strict(parity), str(parity)
+    print(f"{cfg.model} with loss_range -1,1: {parity}")
     late = suite_trajectory(replace(cfg, milestones=KAIR_MILESTONES), batches, init=suite.init)
     assert late.lrs[4] == pytest.approx(cfg.lr) != ref64.lrs[4]  # stepped after the update: one step late
 

@@ -295,10 +295,11 @@ class SwinIR(SRModel):
         if isinstance(h, int) and min(h, w) < ws // 2:
             raise SRError(f"SwinIR needs LR inputs of at least {ws // 2}x{ws // 2} pixels, got {h}x{w}; "
                           f"use a larger image or tile")
-        if self.training:
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+        if self.training and (not isinstance(h, int) or (ph < h and pw < w)):
             # The official training forward (KAIR models/network_swinir.py ``check_image_size``): reflect-pad
-            # only up to a multiple of the window -- nothing for the 48 / 64 training patches.
-            ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+            # only up to a multiple of the window -- nothing for the 48 / 64 training patches. (A patch too
+            # small to reflect, which the official code cannot train on, falls back to the test-time padding.)
             if ph or pw:
                 x = nn.functional.pad(x, [0, pw, 0, ph], mode="reflect")
         else:
