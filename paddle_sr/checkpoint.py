@@ -110,7 +110,20 @@ def read_state_dict(path):
                       f"saved by paddle.save? Official PyTorch .pth files need `python -m paddle_sr.convert`") from None
     if not isinstance(state, dict):
         raise SRError(f"{path} holds a {type(state).__name__}, not a state dict of weights")
+    if is_training_state(state):
+        folder = os.path.dirname(os.path.abspath(path))
+        have = [f for f in ("Best.pdparams", "Model.pdparams") if os.path.isfile(os.path.join(folder, f))]
+        beside = (f"; beside it: {', '.join(os.path.join(folder, f) for f in have)}" if have
+                  else "; the run writes them at its first checkpoint")
+        raise SRError(f"{path} is a training state file ({STATE}: optimizer, iteration, RNG, used to resume "
+                      f"training), not weights; pass the run's Best.pdparams (best validation PSNR) or "
+                      f"Model.pdparams (latest){beside}")
     return state
+
+
+def is_training_state(state):
+    """True for the dict ``write_checkpoint`` saves as ``state.pdstate`` (not a weights file)."""
+    return isinstance(state, dict) and {"iteration", "rng", "model", "optimizer"} <= set(state)
 
 
 def check_state_dict(model, state, source="checkpoint"):
