@@ -117,10 +117,15 @@ def main(argv=None):
     ap.add_argument("--cache", help="folder for downloads and converted weights (default $PADDLE_SR_HOME or "
                                     "~/.cache/paddle_sr)")
     ap.add_argument("--out", metavar="F.json", help="also write the rows as JSON")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     a = ap.parse_args(argv)
     if a.out:
         check_writable(a.out, "--out file")  # before minutes of evaluation, not after
+        if not a.force:
+            from .checkpoint import refuse_existing
+
+            refuse_existing([a.out], "--force", "another --out")
     if a.cache:
         check_writable(a.cache, "--cache folder", folder=True)
         os.environ["PADDLE_SR_HOME"] = a.cache

@@ -131,3 +131,21 @@ def test_a_training_state_file_passed_as_weights_is_named_as_such(tmp_path):
                         "--weights", str(state), "--out", str(tmp_path / "out")], cwd=root, capture_output=True,
                        text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert r.returncode == 2 and "is a training state file" in r.stderr and "another model" not in r.stderr, r.stderr
+
+
+def test_atomic_write_without_replace_keeps_a_file_that_appeared_meanwhile(tmp_path):
+    # Two runs into one output folder: the one that finishes second must not replace the first's file
+    # when it was not told --force (the existence check before the work cannot see a file written later).
+    path = tmp_path / "a.png"
+
+    def write(tmp):
+        path.write_bytes(b"the other process's result")  # appears while this one is still writing
+        with open(tmp, "wb") as f:
+            f.write(b"mine")
+    with pytest.raises(SRError, match=r"a.png was written by another process while this one worked .*--force"):
+        checkpoint.atomic_write(path, write, replace=False)
+    assert path.read_bytes() == b"the other process's result" and os.listdir(tmp_path) == ["a.png"]
+    checkpoint.atomic_write(path, write, replace=True)  # --force: the whole new file
+    assert path.read_bytes() == b"mine" and os.listdir(tmp_path) == ["a.png"]
+    checkpoint.atomic_write(tmp_path / "b.png", lambda tmp: open(tmp, "wb").write(b"new"), replace=False)
+    assert (tmp_path / "b.png").read_bytes() == b"new" and sorted(os.listdir(tmp_path)) == ["a.png", "b.png"]
