@@ -156,6 +156,7 @@ def test_upscale_an_uploaded_image_in_a_real_browser(page, tmp_path):
     # a failing run empties the result panels and downloads: no old result stays under the new message
     fake = tmp_path / "holiday.png"
     fake.write_text("not a picture\n")
+    page.click("#upload button[aria-label='Clear']")  # empty the upload box (the last good image stays picked)
     _upload(page, fake)
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('cannot read image')")
     page.click("#run")
