@@ -129,6 +129,9 @@ def main(argv=None):
     if a.cache:
         check_writable(a.cache, "--cache folder", folder=True)
         os.environ["PADDLE_SR_HOME"] = a.cache
+    if a.weights_dir and not os.path.isdir(a.weights_dir):  # named as the option, not as PADDLE_SR_WEIGHTS
+        raise SRError(f"--weights-dir {a.weights_dir} does not exist; pass a folder holding official checkpoint "
+                      f"files")
     if a.ids and a.weights_dir:
         # the ids, read from the folder: each file is looked for there before any download
         os.environ["PADDLE_SR_WEIGHTS"] = os.pathsep.join(filter(None, [a.weights_dir,

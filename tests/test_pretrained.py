@@ -250,6 +250,10 @@ def test_a_mistyped_weights_folder_is_an_error_naming_the_variable(shared, tmp_p
     r = subprocess.run([sys.executable, "-m", "paddle_sr.pretrained", "rlfn_x2"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "error: PADDLE_SR_WEIGHTS names" in r.stderr, r.stderr
+    # reproduce --weights-dir puts its folder there: a typo is named as the option
+    r = subprocess.run([sys.executable, "-m", "paddle_sr.reproduce", "--data", str(tmp_path), "--ids", "rlfn_x2",
+                        "--weights-dir", typo], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and f"error: --weights-dir {typo} does not exist" in r.stderr, r.stderr
 
 
 def test_an_unwritable_cache_names_paddle_sr_home(server, rlfn_x4, tmp_path, monkeypatch):
