@@ -299,3 +299,11 @@ def test_a_live_unrelated_process_with_a_reused_pid_is_not_the_owner(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_training_logs_carry_no_mkl_noise(tmp_path):
+    # RLFN's validation LR (64 px HR at x4 = 16 px) is under the size probe's 32 px: its 1x1 forward once
+    # printed "Intel MKL ERROR: Parameter 11 was incorrect on entry to cblas_sgemm" into every such log.
+    res = run_cli(tiny_args("rlfn_ntire", tmp_path, run="quiet"))
+    assert res.returncode == 0, res.stderr
+    assert "iteration 2:" in res.stdout and "MKL" not in res.stdout + res.stderr
