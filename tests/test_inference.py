@@ -331,3 +331,17 @@ def test_a_wrapper_without_sr_scale_tiles_at_its_scale(scale, comic_lr):
     tiled = super_resolve(model, lr, scale, tile=16, engine="eager")
     assert tiled.shape == (40 * scale, 36 * scale, 3)
     assert default_overlap(model) == default_overlap(inner)  # the same radius as the model it wraps
+
+
+def test_evaluate_takes_a_wrapper_without_sr_scale_at_x3(comic_lr, tmp_path):
+    from PIL import Image
+
+    from paddle_sr.evaluate import evaluate
+
+    folder = tmp_path / "One" / "HR"
+    folder.mkdir(parents=True)
+    Image.fromarray(comic_lr[:96, :90]).save(folder / "comic.png")
+    paddle.seed(0)
+    res = evaluate(_Wrapper(create("rlfn_ntire", scale=3)), 3, [str(folder.parent)], tile=16, progress=False,
+                   engine="eager")
+    assert res["One"]["images"]["comic"]["psnr"] > 0 and res["protocol"]["tile_overlap"] > 0
