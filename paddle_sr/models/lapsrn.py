@@ -27,8 +27,10 @@ Official weights: ``python -m paddle_sr.convert --model lapsrn --scale 2 LapSRN_
 reads the MatConvNet DagNN file (``paddle_sr.matconvnet``) and checks each layer's stride / pad / crop
 against this port: the official files have exactly this structure (3x3 convs pad [1 1 1 1]; upconv 3x3,
 upsample 2, crop [0 1 0 1]; img_up 4x4, upsample 2, crop [1 1 1 1]; LeakyReLU 0.2), so nothing was
-changed. Set5 (x2 / x4): 37.517 / 31.539 dB by the official test_LapSRN.m protocol (unquantised double
-LR), 37.48 / 31.53 by the suite's uint8-LR protocol; paper 37.52 / 31.54.
+changed. Set5 (x2 / x4 / x8): 37.517 / 31.539 / 26.143 dB by the official test_LapSRN.m protocol
+(unquantised double LR, ``evaluate --lr-float``), 37.48 / 31.53 / 26.14 by the suite's uint8-LR protocol;
+paper 37.52 / 31.54 / 26.14. Set14 meets the paper (33.084 / 28.187 at x2 / x4) when ``bridge.png`` is
+scored as an RGB file (``--gray basicsr``), which is what LapSRN's evaluate_SR.m does with a 3-channel file.
 
 Differences from the paper / official code:
 - ``forward`` takes and returns the suite's [-1, 1]; the official network works on [0, 1]
