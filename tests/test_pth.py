@@ -505,3 +505,16 @@ def test_malicious_python2_pickles_are_refused_and_not_executed(tmp_path, kind):
     if kind != "ndarray called":  # calling the inert ndarray name is a TypeError: unreadable, nothing ran
         assert "refused" in str(e.value)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_numpy_entries_saved_by_python3_torch_read(tmp_path, zip_format):
+    # torch.save of a checkpoint with numpy extras (protocol 2: the bytes go through _codecs.encode(..., 'latin1'))
+    path = tmp_path / "ckpt.pth"
+    hist = np.array([[1.5, -2.0], [3.25, 4.0]], dtype=">f8")  # big-endian on purpose: byte order is kept
+    torch.save({"state_dict": {"w": torch.arange(4.0)}, "hist": hist, "best": np.float32(31.5),
+                "ids": np.arange(3, dtype=np.int64)}, path, _use_new_zipfile_serialization=zip_format)
+    got = read_pth(path)
+    np.testing.assert_array_equal(got["hist"], hist)
+    assert got["hist"].dtype == np.float64 and got["best"] == np.float32(31.5) and got["ids"].tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(got["state_dict"]["w"], [0, 1, 2, 3])
