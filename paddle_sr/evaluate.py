@@ -9,10 +9,16 @@ A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB an
 (Y of the replicated RGB; the RLFN paper). ``--model bicubic`` is the bicubic baseline
 (MATLAB ``imresize(lr, s)``), no weights needed.
 
+``--lr-float`` is the MATLAB-era test code's protocol (LapSRN's ``test_LapSRN.m``, and the SRCNN / VDSR /
+DRCN / DRRN scripts): the LR is ``imresize`` of the double image and is fed to the model unrounded,
+where the default rounds it to uint8 as an LR image file would be. The protocol line says
+``LR MATLAB bicubic (double, not rounded)``. ``python -m paddle_sr.reproduce`` scores these models both ways.
+
 Example::
 
     python -m paddle_sr.evaluate --model bicubic --scale 4 --data data/benchmarks/Set5 \\
         data/benchmarks/Set14 data/benchmarks/B100 --out bicubic_x4.json
+    python -m paddle_sr.evaluate --model lapsrn --scale 4 --weights official --lr-float --data data/benchmarks/Set5
 """
 import argparse
 import os
@@ -314,6 +320,9 @@ def main(argv=None):
     ap.add_argument("--crop", type=int, default=None, metavar="N", help="border to ignore (default: the scale)")
     ap.add_argument("--float", dest="float_output", action="store_true", help="score unrounded SR (LIIF)")
     ap.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations (the papers' '+' rows)")
+    ap.add_argument("--lr-float", action="store_true",
+                    help="MATLAB-era test protocol: LR = imresize of the double image, fed unrounded (LapSRN's "
+                         "test_LapSRN.m, SRCNN/VDSR/DRRN code); default: LR rounded to uint8")
     ap.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (bounded memory)")
     ap.add_argument("--tile-overlap", type=int, default=None, metavar="M",
                     help="LR pixels of overlap between tiles (default: the model's own)")
@@ -340,7 +349,7 @@ def main(argv=None):
     results = evaluate(model, args.scale, args.data, gray=args.gray, y_channel=not args.rgb, crop_border=args.crop,
                        self_ensemble=args.self_ensemble, tile=args.tile, tile_overlap=args.tile_overlap,
                        save_dir=args.save_images, float_output=args.float_output, progress=not args.quiet,
-                       engine=args.engine, max_memory_mb=args.max_memory, force=args.force)
+                       engine=args.engine, max_memory_mb=args.max_memory, force=args.force, lr_float=args.lr_float)
     results["protocol"]["model"] = args.model
     results["protocol"]["weights"] = args.weights
     print(format_table(results))

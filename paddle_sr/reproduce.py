@@ -13,7 +13,7 @@ by ``python data_scripts/benchmarks.py --root data/benchmarks``).
 
 Protocol: the one of ``paddle_sr.evaluate`` (HR modcrop, MATLAB bicubic LR, uint8 SR, Y channel,
 border = scale), with the grayscale convention of the paper being reproduced (``Entry.gray``: the RLFN,
-IMDN and CARN numbers score Set14 ``bridge.png`` the BasicSR way). The Y-channel models of the MATLAB
+IMDN, CARN and LapSRN numbers score Set14 ``bridge.png`` the BasicSR way, Y of the RGB file). The Y-channel models of the MATLAB
 era (SRCNN, VDSR, DRCN, DRRN, LapSRN) also get the protocol of their own test code, in the column
 ``MATLAB``: the LR is MATLAB ``imresize`` of the double image, never rounded to uint8 (LapSRN's
 ``test_LapSRN.m``); the gap to the suite's uint8-LR route is that rounding.
