@@ -107,10 +107,14 @@ BASE = Recipe()
 # Sec. 5.2: 16 LR patches of 32x32 per batch, Adam (beta1 0.9, beta2 0.999, eps 1e-8), lr 1e-4 halved
 # every 200 epochs, L1 loss. The paper gives no total length; 300 epochs is the default of
 # EDSR-PyTorch, the code base of the authors' PyTorch release. The notebook used LR patch 48 at x4:
-# --patch_size=48.
-RDN = replace(BASE, model="rdn", scale=4, patch_size=32, batch_size=16, lr=1e-4,
-              iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1",
-              loss_range="0,255", trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
+# --patch_size=48. EDSR-PyTorch hands RDN (no mean shift) 0-255 images (src/data/common.py np2Tensor,
+# rgb_range 255): the network computes on [0, 255] (value_range) and the L1 is taken there (loss_range),
+# as tests/test_step_parity_edsr_family.py checks. No warm start: RDN's official x3/x4 are trained from
+# scratch (its UPNet's last conv changes shape with the scale, which EDSR-PyTorch's --pre_train rejects).
+RDN = replace(BASE, model="rdn", scale=4, model_kwargs=dict(value_range=(0, 255)), patch_size=32, batch_size=16,
+              lr=1e-4, iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5,
+              pixel_loss="l1", loss_range="0,255",
+              trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
 
 # EDSR (Lim et al., CVPRW 2017, arXiv:1707.02921) Sec. 4.2: 48x48 LR patches, batch 16, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 updates, L1 (Sec. 3.3); EDSR-PyTorch 300 epochs.
@@ -271,8 +275,13 @@ ESRGAN = replace(ESRGAN_PSNR, lr=1e-4, d_lr=1e-4, iterations=400 * EPOCH,
 # EDSR-PyTorch "identical to EDSR baseline model settings" — 16 LR patches of 48x48, Adam, L1, 300
 # epochs halved every 200; lr 1e-3 (weight normalisation allows a 10x larger rate; Sec. 4 / official
 # issue #31, as read by the porting helper).
+# The model normalises 0-255 input itself ((x - 255 mean) / 127.5) and EDSR-PyTorch takes the L1 on
+# [0, 255] (rgb_range 255): loss_range 0,255. The EDSR-PyTorch of that commit is the 2018 trainer RCAN
+# copied (StepLR stepped at each epoch's start, batch skip): tests/reference/rcan_train_torch.py. Weight
+# normalisation changes nothing here: Adam updates weight_g / weight_v as torch does (step-parity test).
 WDSR_A = replace(BASE, model="wdsr_a", scale=2, patch_size=48, batch_size=16, lr=1e-3, iterations=300 * EPOCH,
-                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+                 trainer="JiahuiYu/wdsr_ntire2018: README (EDSR-PyTorch@95f0571 src/trainer.py)")
 WDSR_B = replace(WDSR_A, model="wdsr_b")
 
 # SwinIR classical SR (Liang et al., ICCVW 2021, arXiv:2108.10257), x2, KAIR
@@ -287,9 +296,15 @@ SWINIR = replace(BASE, model="swinir", scale=2, patch_size=48, batch_size=32, lr
 SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=64)
 
 # SAN (Dai et al., CVPR 2019), x4. Sec. 4.1 (UNVERIFIED): 8 LR patches of 48x48, Adam (0.9, 0.99, 1e-8),
-# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on.
+# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on. The official
+# daitao/SAN TrainCode is RCAN's trainer (trainer.py, utility.py: StepLR at each epoch's start, batch skip);
+# its option.py confirms Adam beta2 0.99 and eps 1e-8 and takes the L1 on [0, 255] (rgb_range 255:
+# loss_range 0,255), and its MeanShift (model/common.py, ``self.requires_grad = False`` on the module) trains,
+# as RCAN's: train_mean_shift. Its option.py defaults differ from the paper, kept here: batch 16,
+# lr x0.6 every 50 epochs, 3000 epochs (TrainSAN_scripts.sh passes none of them).
 SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, beta2=0.99, iterations=1000 * EPOCH,
-              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
+              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+              train_mean_shift=True, trainer="daitao/SAN: TrainCode/trainer.py")
 
 # IGNN (Zhou et al., NeurIPS 2020, arXiv:2006.16673). Graph embedding: ImageNet VGG19 conv1_1-conv1_2,
 # frozen (supplementary Sec. A.1) -> vgg_weights='imagenet' (cache/download; offline pass
