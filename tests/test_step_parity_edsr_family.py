@@ -126,3 +126,140 @@ def test_rdn_computes_on_the_official_range():
     parity = step_parity(old, ref32, ref64)
     print(f"rdn on [-1, 1] inside: {parity}")
     assert parity.weights_gap > 10 * parity.tol, str(parity)
+
+
+# ---- the full-length schedules -------------------------------------------------------------------
+def suite_lr(cfg, it):
+    """The lr ``train.train_step`` uses at iteration ``it`` (1-based): the schedule ``train.make_optimizer``
+    builds, stepped ``it - 1`` times (train_step steps it after each update)."""
+    layer = paddle.nn.Linear(1, 1)
+    opt, sched = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
+    if sched is not None:
+        sched.step(it - 1)
+    return opt.get_lr()
+
+
+def official_epoch_lrs(name, cfg, epochs):
+    """The lr of each official epoch (1..epochs) from the official scheduler builder, full length."""
+    if OFFICIAL[name][1] is rcan_trainer:
+        # RCAN / SAN / WDSR's trainer: StepLR(lr_decay=200, gamma=0.5), stepped at the start of each epoch
+        return rcan_trainer.epoch_lrs(epochs, lr=cfg.lr, lr_decay=200, gamma=0.5)
+    args = edsr_trainer.Namespace(**{**edsr_trainer.DEFAULTS, "lr": cfg.lr})  # option.py: --decay 200
+    opt = edsr_trainer.make_optimizer(args, torch.nn.Linear(1, 1))
+    out = []
+    for _ in range(epochs):  # Trainer.train: the epoch runs at get_lr(), then optimizer.schedule()
+        out.append(opt.get_lr())
+        opt.step()
+        opt.schedule()
+    return out
+
+
+@pytest.mark.parametrize("name", list(OFFICIAL) + ["edsr_baseline"])
+def test_the_schedule_is_the_official_one_at_every_change(name):
+    cfg = configs.resolve(name)
+    epochs = cfg.iterations // TEST_EVERY
+    per_epoch = official_epoch_lrs(name if name in OFFICIAL else "edsr", cfg, epochs)
+    changes = [e for e in range(1, epochs) if per_epoch[e] != per_epoch[e - 1]]  # 0-based epochs with a new lr
+    assert changes == [k * 200 for k in range(1, (epochs - 1) // 200 + 1)], changes  # after every 200 epochs
+    checked = {1, cfg.iterations}
+    for e in changes:
+        first = e * TEST_EVERY + 1  # the first iteration of the epoch with the new lr
+        checked |= {first - 2, first - 1, first, first + 1}
+    for it in sorted(checked):
+        want = per_epoch[(it - 1) // TEST_EVERY]
+        assert suite_lr(cfg, it) == pytest.approx(want, rel=1e-12), f"{name}: iteration {it}"
+
+
+def test_rcan_halves_after_200_full_epochs_as_under_its_pytorch_0_4():
+    """RCAN's trainer steps StepLR at the start of each epoch. Under PyTorch 0.4.0 (RCAN's README) that
+    halves from epoch 201 on; under PyTorch >= 1.1 (the constructor's own first step) one epoch early, from
+    epoch 200. The suite follows the authors' environment: iteration 199,001 still at 1e-4."""
+    old = rcan_trainer.epoch_lrs(401, lr_decay=200)
+    with pytest.warns(UserWarning):  # modern torch: "lr_scheduler.step() before optimizer.step()"
+        modern = rcan_trainer.epoch_lrs(401, modern=True, lr_decay=200)
+    assert old[199] == 1e-4 and old[200] == 5e-5 and old[400] == 2.5e-5
+    assert modern[198] == 1e-4 and modern[199] == 5e-5
+    cfg = configs.resolve("rcan")
+    assert suite_lr(cfg, 199 * TEST_EVERY + 1) == pytest.approx(1e-4)
+    assert suite_lr(cfg, 200 * TEST_EVERY) == pytest.approx(1e-4)
+    assert suite_lr(cfg, 200 * TEST_EVERY + 1) == pytest.approx(5e-5)
+
+
+# ---- x2 -> x3 / x4 warm start ----------------------------------------------------------------------
+def official_pre_train(model, state_dict):
+    """``--pre_train``: ``Model.load(..., strict=False)`` into the model's own ``load_state_dict``,
+    re-typed from RCAN_TrainCode/code/model/rcan.py (EDSR-PyTorch src/model/edsr.py is the same): a
+    parameter whose shape differs is skipped only in the upsampler (``tail``), elsewhere an error; missing
+    and unexpected keys are ignored. Returns the names it left at their initial values."""
+    own_state = model.state_dict()
+    copied = set()
+    for name, param in state_dict.items():
+        if name in own_state:
+            try:
+                own_state[name].copy_(param)
+                copied.add(name)
+            except Exception:
+                if name.find("tail") < 0:
+                    raise RuntimeError(f"While copying the parameter named {name}")
+    return set(own_state) - copied
+
+
+@pytest.mark.parametrize("name", ["edsr", "edsr_baseline", "rcan"])
+@pytest.mark.parametrize("scale", [3, 4])
+def test_x2_warm_start_keeps_random_what_pre_train_does(name, scale, tmp_path, capsys):
+    """EDSR (Sec. 4.2; EDSR-PyTorch src/demo.sh) and RCAN (TrainRCAN_scripts.sh) train x3/x4 from the x2
+    model with ``--pre_train``; the recipes' ``--init_from=output/<recipe>_x2/Best.pdparams --init_partial=true``
+    loads the same tensors and leaves the same upsampler convs random (x4: the second x2 stage, tail.0.2;
+    x3: the x3 stage, tail.0.0; the last conv tail.1 is loaded)."""
+    kwargs = TINY["rcan" if name == "rcan" else "edsr"]
+    make = {"edsr": ref.make_edsr, "edsr_baseline": ref.make_edsr_baseline, "rcan": ref.make_rcan}[name]
+    torch.manual_seed(0)
+    x2, target = make(2, **kwargs), make(scale, **kwargs)
+    kept = official_pre_train(target, x2.state_dict())
+    paddle.seed(0)
+    x2_suite = models.create(name, scale=2, **kwargs)
+    x2_suite.set_state_dict({k: paddle.to_tensor(v.numpy()) for k, v in x2.state_dict().items()})
+    path = tmp_path / "Best.pdparams"
+    paddle.save(x2_suite.state_dict(), str(path))
+    model = models.create(name, scale=scale, **kwargs)
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    warm_start(model, str(path), partial=True)
+    after = {k: v.numpy() for k, v in model.state_dict().items()}
+    random = {k for k in before if k != "value_range" and k in x2.state_dict()
+              and not np.array_equal(after[k], x2.state_dict()[k].numpy())}
+    random |= {k for k in before if k not in x2.state_dict() and k != "value_range"}
+    assert random == kept and kept == ({"tail.0.2.weight", "tail.0.2.bias"} if scale == 4 else
+                                       {"tail.0.0.weight", "tail.0.0.bias"})
+    for k in kept:
+        np.testing.assert_array_equal(after[k], before[k])
+    assert "kept random" in capsys.readouterr().out
+    cfg = configs.resolve(name, {"scale": str(scale), "init_from": str(path), "init_partial": "true"})
+    assert cfg.init_partial and cfg.init_from == str(path)  # the documented option is a recipe option
+
+
+# ---- the official skip of exploding batches: not reproduced ----------------------------------------
+def test_exploding_batches_are_taken_or_stop_training_never_skipped():
+    """RCAN's (and SAN's, and 2018 EDSR-PyTorch's) trainer skips a batch whose loss is not below
+    ``skip_threshold`` (1e6) x the previous epoch's mean loss, and so also every NaN batch, silently. The
+    suite keeps a difference on purpose: it takes every finite batch (at 1e6 x the mean the skip never fires
+    on a run that trains), and a non-finite loss stops training with an error naming the last checkpoint,
+    rather than training on past a broken batch."""
+    cfg, batches, suite, _, _ = run("rcan")
+    boom = (batches[EPOCH][0], batches[EPOCH][1] * 1e9)  # L1 ~1e11 on [0, 255]: > 1e6 x the first epoch's mean
+    seq = list(batches[:EPOCH]) + [boom]
+    official = rcan_trainer.train_trajectory(_loaded("rcan", cfg, suite.init), seq, torch.float64, lr=cfg.lr,
+                                             lr_decay=2, test_every=EPOCH)
+    assert official.skipped == [EPOCH]
+    ours = suite_trajectory(cfg, seq, init=suite.init)
+    taken = suite_trajectory(cfg, seq[:EPOCH], init=suite.init)
+    assert ours.losses[-1]["pixel"] > 1e6 * np.mean([v["pixel"] for v in ours.losses[:EPOCH]])
+    assert any(not np.array_equal(ours.weights[k], taken.weights[k]) for k in taken.weights)  # stepped
+    with pytest.raises(SRError, match="became nan"):
+        suite_trajectory(cfg, [(batches[0][0], np.full_like(batches[0][1], np.nan))], init=suite.init)
+
+
+def _loaded(name, cfg, init):
+    torch.manual_seed(0)
+    model = OFFICIAL[name][0](cfg.scale)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in init.items()})
+    return model
