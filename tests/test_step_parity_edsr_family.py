@@ -30,6 +30,11 @@ from tests.step_parity import assert_step_parity, fixed_batches, step_parity, su
 from tests.tiny import TINY
 
 EPOCH = 5  # the test's test_every: the lr decays after 2 epochs, i.e. from iteration 11 on
+# The test's lr: 1e-3 as the EDSR-baseline test, where a reduced model's float32 drift is smallest relative to
+# the update (at 1e-4 a single ReLU flipping on rounding in EDSR's first block puts the suite 14x the drift
+# away). SAN at its recipe's 1e-4: at 1e-3 its iSQRT covariance makes the float32 drift 1e-3 of the update,
+# which would leave the loss-range revert check a 1.8x margin (3.7x at 1e-4).
+TEST_LR = {"san": 1e-4}
 
 
 def _rcan(scale):
@@ -54,7 +59,7 @@ OFFICIAL = {  # recipe: (the official model from TINY settings, trainer module, 
 def small(name):
     base = configs.resolve(name, {"scale": "2"})
     return replace(base, model_kwargs={**base.model_kwargs, **TINY[name]}, patch_size=12, batch_size=4,
-                   milestones=(2 * EPOCH,), iterations=20, lr=1e-3)
+                   milestones=(2 * EPOCH,), iterations=20, lr=TEST_LR.get(name, 1e-3))
 
 
 def official(name, cfg, batches, init, dtype):
@@ -88,7 +93,7 @@ def test_recipe_takes_the_official_steps(name):
     assert cfg.loss_range == "0,255"
     parity = assert_step_parity(suite, ref32, ref64)
     print(f"{name} vs {cfg.trainer}: {parity}")
-    assert suite.lrs[9] == pytest.approx(1e-3) and suite.lrs[10] == pytest.approx(5e-4)
+    assert suite.lrs[9] == pytest.approx(cfg.lr) and suite.lrs[10] == pytest.approx(cfg.lr / 2)
     assert not getattr(ref64, "skipped", [])
 
 
