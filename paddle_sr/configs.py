@@ -109,7 +109,8 @@ BASE = Recipe()
 # EDSR-PyTorch, the code base of the authors' PyTorch release. The notebook used LR patch 48 at x4:
 # --patch_size=48. EDSR-PyTorch hands RDN (no mean shift) 0-255 images (src/data/common.py np2Tensor,
 # rgb_range 255): the network computes on [0, 255] (value_range) and the L1 is taken there (loss_range),
-# as tests/test_step_parity_edsr_family.py checks. No warm start: RDN's official x3/x4 are trained from
+# as tests/test_step_parity_edsr_family.py checks (--model_kwargs replaces the dict: keep
+# "value_range": [0, 255] in it). No warm start: RDN's official x3/x4 are trained from
 # scratch (its UPNet's last conv changes shape with the scale, which EDSR-PyTorch's --pre_train rejects).
 RDN = replace(BASE, model="rdn", scale=4, model_kwargs=dict(value_range=(0, 255)), patch_size=32, batch_size=16,
               lr=1e-4, iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5,
@@ -118,8 +119,17 @@ RDN = replace(BASE, model="rdn", scale=4, model_kwargs=dict(value_range=(0, 255)
 
 # EDSR (Lim et al., CVPRW 2017, arXiv:1707.02921) Sec. 4.2: 48x48 LR patches, batch 16, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 updates, L1 (Sec. 3.3); EDSR-PyTorch 300 epochs.
-# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2):
+# EDSR-PyTorch src/option.py (--decay 200, --gamma 0.5, --epochs 300, --loss 1*L1, --rgb_range 255) and
+# src/utility.py (MultiStepLR stepped after each epoch of test_every 1000 batches): the lr halves from
+# iteration 200,001 on (tests/test_step_parity_edsr_family.py, test_the_schedule_...).
+# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2; src/demo.sh --pre_train); opt-in here, as
+# option.py's --pre_train default is none:
 #   --init_from=output/edsr_x2/Best.pdparams --init_partial=true
+# which leaves random exactly what --pre_train (src/model/edsr.py load_state_dict) does: x4 the second x2
+# upsampler stage (tail.0.2), x3 the x3 stage (tail.0.0); one difference, a shape mismatch outside the
+# upsampler is skipped (and listed) where the official code stops. Kept on purpose: patches are drawn with
+# replacement, not in epochs over DIV2K; and old EDSR-PyTorch's skip of exploding batches (see RCAN) is not
+# reproduced.
 EDSR = replace(BASE, model="edsr", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=300 * EPOCH,
                milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
                trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py")
@@ -127,7 +137,15 @@ EDSR_BASELINE = replace(EDSR, model="edsr_baseline")
 
 # RCAN (Zhang et al., ECCV 2018, arXiv:1807.02758) Sec. 4.1: 16 LR patches of 48x48, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 iterations, L1. The RCAN code trains 1000 epochs
-# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR.
+# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR
+# (RCAN_TrainCode/code/TrainRCAN_scripts.sh): --init_from=output/rcan_x2/Best.pdparams --init_partial=true
+# (the same tensors left random as rcan.py's load_state_dict; opt-in). Official trainer
+# (RCAN_TrainCode/code/trainer.py, utility.py, option.py): L1 on [0, 255] (rgb_range 255), mean shifts
+# trained (model/common.py), StepLR(lr_decay 200, gamma 0.5) stepped at the start of each epoch, which
+# under the authors' PyTorch 0.4.0 halves from iteration 200,001 (under PyTorch >= 1.1 one epoch early).
+# Kept on purpose: the trainer skips a batch whose loss is >= skip_threshold (1e6) x the previous epoch's
+# mean -- every NaN batch included; here every finite batch is taken and a non-finite loss stops the run
+# with an error (tests/test_step_parity_edsr_family.py, test_exploding_batches_...); patches with replacement.
 RCAN = replace(BASE, model="rcan", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
                milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
                train_mean_shift=True, trainer="yulunzhang/RCAN: RCAN_TrainCode/code/trainer.py")
