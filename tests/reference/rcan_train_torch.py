@@ -6,7 +6,9 @@
 
 The same trainer is the EDSR-PyTorch of 2018 that RCAN copied, and the one daitao/SAN ``TrainCode/trainer.py``
 / ``utility.py`` copied again (SAN's ``option.py``: Adam betas (0.9, 0.99)), and the one WDSR was trained in
-(JiahuiYu/wdsr_ntire2018 README: EDSR-PyTorch at commit 95f0571, mid-2018). Used by
+(JiahuiYu/wdsr_ntire2018 README: EDSR-PyTorch at commit 95f0571, mid-2018; that snapshot could not be read
+here -- RCAN's copy stands in for it, and today's EDSR-PyTorch trainer would take the same 20 steps, the lr
+changing after the same full epochs and the skip never firing). Used by
 ``tests/test_step_parity_edsr_family.py``.
 
 What it does differently from today's EDSR-PyTorch (``tests/reference/edsr_train_torch.py``):
