@@ -332,9 +332,13 @@ SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, 
 # effectively one epoch early (150k/310k/470k/630k) because the official train.py steps the scheduler
 # before the epoch - L1 loss, flips + rot90, Kaiming-normal x 0.1 init (in the model). Not reproduced:
 # RandomColorChannel (RGB permutation, p = 0.2). x2: --scale=2 --patch_size=80; x3: --scale=3 --patch_size=66.
+# The official runner.py leaves Normalize commented out: images, son and L1 (losses/losses.py pixelLoss) on
+# [0, 255] (loss_range 0,255); mean shifts frozen (models/submodules.py MeanShift). Step parity:
+# tests/test_step_parity_edsr_family.py::test_ignn_takes_the_official_steps.
 IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="imagenet"), patch_size=40,
                batch_size=2, lr=1e-4, beta1=0.9, beta2=0.999, iterations=800_000,
-               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1")
+               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+               trainer="sczhou/IGNN: core/train.py")
 
 # IMDN (Hui et al., ACM MM 2019, arXiv:1909.11856), x2, official ``train_IMDN.py`` defaults and
 # ``data/DIV2K.py`` / ``data/common.py`` (read): HR patch 192 (``--patch_size`` is the output patch:

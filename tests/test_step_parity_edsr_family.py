@@ -268,3 +268,56 @@ def _loaded(name, cfg, init):
     model = OFFICIAL[name][0](cfg.scale)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in init.items()})
     return model
+
+
+# ---- IGNN: its own trainer (sczhou/IGNN core/train.py) -------------------------------------------
+def test_ignn_takes_the_official_steps():
+    """20 steps of a reduced IGNN (x2, LR 24x24 so the son's patch grid has neighbours) against
+    ``tests/reference/ignn_train_torch.py``; epochs of 5 iterations with the official milestone at "epoch 2",
+    which the official loop (scheduler stepped before each epoch) reaches one epoch early: iteration 6."""
+    from tests.reference import ignn_torch
+    from tests.reference import ignn_train_torch as ignn_trainer
+
+    base = configs.resolve("ignn", {"scale": "2"})
+    cfg = replace(base, model_kwargs=TINY["ignn"], patch_size=24, batch_size=2, milestones=(EPOCH,),
+                  iterations=20, lr=1e-3)
+    batches = fixed_batches(cfg, 20)
+    suite = suite_trajectory(cfg, batches)
+
+    def official(dtype):
+        ignn_torch.reset_cfg(scale=2, n_resblocks=TINY["ignn"]["n_resblocks"], n_feats=TINY["ignn"]["n_feats"])
+        torch.manual_seed(0)
+        net = ignn_torch.IGNN()
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in suite.init.items() if k != "value_range"})
+        return ignn_trainer.train_trajectory(net, batches, dtype, LEARNING_RATE=cfg.lr, LR_MILESTONES=[2],
+                                             MAX_INTERS_PER_EPOCH=EPOCH)
+
+    ref32, ref64 = official(torch.float32), official(torch.float64)
+    strip = lambda t: replace(t, weights={k: v for k, v in t.weights.items() if k != "value_range"},  # noqa: E731
+                              init={k: v for k, v in t.init.items() if k != "value_range"})
+    suite = strip(suite)
+    parity = assert_step_parity(suite, ref32, ref64)
+    print(f"ignn vs {cfg.trainer}: {parity}")
+    assert suite.lrs[4] == pytest.approx(cfg.lr) and suite.lrs[5] == pytest.approx(cfg.lr / 2)
+    old = strip(suite_trajectory(replace(cfg, loss_range="-1,1"), batches, init=suite.init))
+    bad = step_parity(old, ref32, ref64)
+    print(f"ignn, loss on [-1, 1]: {bad}")
+    assert bad.weights_gap > bad.tol, str(bad)
+
+
+def test_ignn_schedule_is_the_official_one_at_every_change():
+    """config.py: milestones [16, 32, 48, 64] epochs of 10,000 iterations, the scheduler stepped before each
+    epoch (core/train.py) on PyTorch >= 1.1: halved from epoch 15 (0-based) on, iteration 150,001."""
+    from tests.reference import ignn_train_torch as ignn_trainer
+
+    cfg = configs.resolve("ignn")
+    per_epoch = ignn_trainer.epoch_lrs(80)
+    n = ignn_trainer.TRAIN.MAX_INTERS_PER_EPOCH
+    assert cfg.iterations == 80 * n
+    changes = [e for e in range(1, 80) if per_epoch[e] != per_epoch[e - 1]]
+    assert changes == [15, 31, 47, 63]
+    checked = {1, cfg.iterations}
+    for e in changes:
+        checked |= {e * n - 1, e * n, e * n + 1, e * n + 2}
+    for it in sorted(checked):
+        assert suite_lr(cfg, it) == pytest.approx(per_epoch[(it - 1) // n], rel=1e-12), f"iteration {it}"
