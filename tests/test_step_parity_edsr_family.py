@@ -272,14 +272,14 @@ def _loaded(name, cfg, init):
 
 # ---- IGNN: its own trainer (sczhou/IGNN core/train.py) -------------------------------------------
 def test_ignn_takes_the_official_steps():
-    """20 steps of a reduced IGNN (x2, LR 24x24 so the son's patch grid has neighbours) against
+    """20 steps of a reduced IGNN (x2, LR 16x16: the son's 8x8 grid still has 5 neighbours per patch) against
     ``tests/reference/ignn_train_torch.py``; epochs of 5 iterations with the official milestone at "epoch 2",
     which the official loop (scheduler stepped before each epoch) reaches one epoch early: iteration 6."""
     from tests.reference import ignn_torch
     from tests.reference import ignn_train_torch as ignn_trainer
 
     base = configs.resolve("ignn", {"scale": "2"})
-    cfg = replace(base, model_kwargs=TINY["ignn"], patch_size=24, batch_size=2, milestones=(EPOCH,),
+    cfg = replace(base, model_kwargs=TINY["ignn"], patch_size=16, batch_size=2, milestones=(EPOCH,),
                   iterations=20, lr=1e-3)
     batches = fixed_batches(cfg, 20)
     suite = suite_trajectory(cfg, batches)
