@@ -1,7 +1,8 @@
 """Step parity of the EDSR-PyTorch-style recipes with their official trainers (``tests/step_parity.py``):
 ``rcan``, ``san``, ``wdsr_a`` / ``wdsr_b`` (the 2018 EDSR-PyTorch trainer that RCAN and SAN copied:
 ``tests/reference/rcan_train_torch.py``), ``rdn`` and ``edsr`` (today's EDSR-PyTorch trainer:
-``tests/reference/edsr_train_torch.py``; ``edsr_baseline`` is ``tests/test_step_parity_edsr.py``).
+``tests/reference/edsr_train_torch.py``; ``edsr_baseline`` is ``tests/test_step_parity_edsr.py``), and ``ignn``
+(its own trainer, sczhou/IGNN ``core/train.py``: ``tests/reference/ignn_train_torch.py``).
 
 Each run: 20 steps of a reduced model (tests/tiny.py) on the recipe's optimiser, loss, loss range, mean-shift
 choice and schedule, the schedule compressed to an "epoch" of 5 iterations with the lr decayed after 2 epochs
