@@ -107,15 +107,29 @@ BASE = Recipe()
 # Sec. 5.2: 16 LR patches of 32x32 per batch, Adam (beta1 0.9, beta2 0.999, eps 1e-8), lr 1e-4 halved
 # every 200 epochs, L1 loss. The paper gives no total length; 300 epochs is the default of
 # EDSR-PyTorch, the code base of the authors' PyTorch release. The notebook used LR patch 48 at x4:
-# --patch_size=48.
-RDN = replace(BASE, model="rdn", scale=4, patch_size=32, batch_size=16, lr=1e-4,
-              iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1",
-              loss_range="0,255", trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
+# --patch_size=48. EDSR-PyTorch hands RDN (no mean shift) 0-255 images (src/data/common.py np2Tensor,
+# rgb_range 255): the network computes on [0, 255] (value_range) and the L1 is taken there (loss_range),
+# as tests/test_step_parity_edsr_family.py checks (--model_kwargs replaces the dict: keep
+# "value_range": [0, 255] in it). No warm start: RDN's official x3/x4 are trained from
+# scratch (its UPNet's last conv changes shape with the scale, which EDSR-PyTorch's --pre_train rejects).
+RDN = replace(BASE, model="rdn", scale=4, model_kwargs=dict(value_range=(0, 255)), patch_size=32, batch_size=16,
+              lr=1e-4, iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5,
+              pixel_loss="l1", loss_range="0,255",
+              trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
 
 # EDSR (Lim et al., CVPRW 2017, arXiv:1707.02921) Sec. 4.2: 48x48 LR patches, batch 16, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 updates, L1 (Sec. 3.3); EDSR-PyTorch 300 epochs.
-# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2):
+# EDSR-PyTorch src/option.py (--decay 200, --gamma 0.5, --epochs 300, --loss 1*L1, --rgb_range 255) and
+# src/utility.py (MultiStepLR stepped after each epoch of test_every 1000 batches): the lr halves from
+# iteration 200,001 on (tests/test_step_parity_edsr_family.py, test_the_schedule_...).
+# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2; src/demo.sh --pre_train); opt-in here, as
+# option.py's --pre_train default is none:
 #   --init_from=output/edsr_x2/Best.pdparams --init_partial=true
+# which leaves random exactly what --pre_train (src/model/edsr.py load_state_dict) does: x4 the second x2
+# upsampler stage (tail.0.2), x3 the x3 stage (tail.0.0); one difference, a shape mismatch outside the
+# upsampler is skipped (and listed) where the official code stops. Kept on purpose: patches are drawn with
+# replacement, not in epochs over DIV2K; and old EDSR-PyTorch's skip of exploding batches (see RCAN) is not
+# reproduced.
 EDSR = replace(BASE, model="edsr", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=300 * EPOCH,
                milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
                trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py")
@@ -123,7 +137,15 @@ EDSR_BASELINE = replace(EDSR, model="edsr_baseline")
 
 # RCAN (Zhang et al., ECCV 2018, arXiv:1807.02758) Sec. 4.1: 16 LR patches of 48x48, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 iterations, L1. The RCAN code trains 1000 epochs
-# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR.
+# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR
+# (RCAN_TrainCode/code/TrainRCAN_scripts.sh): --init_from=output/rcan_x2/Best.pdparams --init_partial=true
+# (the same tensors left random as rcan.py's load_state_dict; opt-in). Official trainer
+# (RCAN_TrainCode/code/trainer.py, utility.py, option.py): L1 on [0, 255] (rgb_range 255), mean shifts
+# trained (model/common.py), StepLR(lr_decay 200, gamma 0.5) stepped at the start of each epoch, which
+# under the authors' PyTorch 0.4.0 halves from iteration 200,001 (under PyTorch >= 1.1 one epoch early).
+# Kept on purpose: the trainer skips a batch whose loss is >= skip_threshold (1e6) x the previous epoch's
+# mean -- every NaN batch included; here every finite batch is taken and a non-finite loss stops the run
+# with an error (tests/test_step_parity_edsr_family.py, test_exploding_batches_...); patches with replacement.
 RCAN = replace(BASE, model="rcan", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
                milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
                train_mean_shift=True, trainer="yulunzhang/RCAN: RCAN_TrainCode/code/trainer.py")
@@ -271,8 +293,13 @@ ESRGAN = replace(ESRGAN_PSNR, lr=1e-4, d_lr=1e-4, iterations=400 * EPOCH,
 # EDSR-PyTorch "identical to EDSR baseline model settings" — 16 LR patches of 48x48, Adam, L1, 300
 # epochs halved every 200; lr 1e-3 (weight normalisation allows a 10x larger rate; Sec. 4 / official
 # issue #31, as read by the porting helper).
+# The model normalises 0-255 input itself ((x - 255 mean) / 127.5) and EDSR-PyTorch takes the L1 on
+# [0, 255] (rgb_range 255): loss_range 0,255. The EDSR-PyTorch of that commit is the 2018 trainer RCAN
+# copied (StepLR stepped at each epoch's start, batch skip): tests/reference/rcan_train_torch.py. Weight
+# normalisation changes nothing here: Adam updates weight_g / weight_v as torch does (step-parity test).
 WDSR_A = replace(BASE, model="wdsr_a", scale=2, patch_size=48, batch_size=16, lr=1e-3, iterations=300 * EPOCH,
-                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+                 trainer="JiahuiYu/wdsr_ntire2018: README (EDSR-PyTorch@95f0571 src/trainer.py)")
 WDSR_B = replace(WDSR_A, model="wdsr_b")
 
 # SwinIR classical SR (Liang et al., ICCVW 2021, arXiv:2108.10257), x2, KAIR
@@ -287,9 +314,15 @@ SWINIR = replace(BASE, model="swinir", scale=2, patch_size=48, batch_size=32, lr
 SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=64)
 
 # SAN (Dai et al., CVPR 2019), x4. Sec. 4.1 (UNVERIFIED): 8 LR patches of 48x48, Adam (0.9, 0.99, 1e-8),
-# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on.
+# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on. The official
+# daitao/SAN TrainCode is RCAN's trainer (trainer.py, utility.py: StepLR at each epoch's start, batch skip);
+# its option.py confirms Adam beta2 0.99 and eps 1e-8 and takes the L1 on [0, 255] (rgb_range 255:
+# loss_range 0,255), and its MeanShift (model/common.py, ``self.requires_grad = False`` on the module) trains,
+# as RCAN's: train_mean_shift. Its option.py defaults differ from the paper, kept here: batch 16,
+# lr x0.6 every 50 epochs, 3000 epochs (TrainSAN_scripts.sh passes none of them).
 SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, beta2=0.99, iterations=1000 * EPOCH,
-              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
+              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+              train_mean_shift=True, trainer="daitao/SAN: TrainCode/trainer.py")
 
 # IGNN (Zhou et al., NeurIPS 2020, arXiv:2006.16673). Graph embedding: ImageNet VGG19 conv1_1-conv1_2,
 # frozen (supplementary Sec. A.1) -> vgg_weights='imagenet' (cache/download; offline pass
@@ -299,9 +332,13 @@ SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, 
 # effectively one epoch early (150k/310k/470k/630k) because the official train.py steps the scheduler
 # before the epoch - L1 loss, flips + rot90, Kaiming-normal x 0.1 init (in the model). Not reproduced:
 # RandomColorChannel (RGB permutation, p = 0.2). x2: --scale=2 --patch_size=80; x3: --scale=3 --patch_size=66.
+# The official runner.py leaves Normalize commented out: images, son and L1 (losses/losses.py pixelLoss) on
+# [0, 255] (loss_range 0,255); mean shifts frozen (models/submodules.py MeanShift). Step parity:
+# tests/test_step_parity_edsr_family.py::test_ignn_takes_the_official_steps.
 IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="imagenet"), patch_size=40,
                batch_size=2, lr=1e-4, beta1=0.9, beta2=0.999, iterations=800_000,
-               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1")
+               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+               trainer="sczhou/IGNN: core/train.py")
 
 # IMDN (Hui et al., ACM MM 2019, arXiv:1909.11856), x2, official ``train_IMDN.py`` defaults and
 # ``data/DIV2K.py`` / ``data/common.py`` (read): HR patch 192 (``--patch_size`` is the output patch:
