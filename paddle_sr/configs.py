@@ -61,6 +61,7 @@ class Recipe:
     pixel_weight: float = 1.0              # weight of the pixel loss
     y_loss: bool = False                   # pixel loss on BT.601 Y only (Y-channel models)
     loss_reduction: str = "mean"           # mean (per pixel) | sum (Caffe/MatConvNet: per sample, mean over batch)
+                                           # | total (summed over batch too: torch size_average=False)
     loss_range: str = "-1,1"               # pixel loss on the official trainer's range: -1,1 | 0,1 | 0,255
     recursive_alpha_iters: int = 0         # DRCN: recursive-supervision weight 1 -> 0 over N iterations (0 = off)
     perceptual_weight: float = 0.0         # weight of the VGG perceptual loss (0 = off)
@@ -170,10 +171,16 @@ RLFN_NTIRE = replace(RLFN, model="rlfn_ntire")
 # LIIF (Chen et al., CVPR 2021, arXiv:2012.09161) Sec. 4.1 / official train_rdn-liif.yaml: 48x48 LR
 # inputs, scale ~ U(1, 4), 2304 sampled query pixels, batch 16, Adam lr 1e-4, 1000 epochs halved every
 # 200 (an epoch = 800 DIV2K images x 20 repeats / 16 = 1000 iterations), L1. Encoder: --model=liif (RDN)
-# or --model=liif_edsr_baseline. ``scale`` is the validation scale.
+# or --model=liif_edsr_baseline. ``scale`` is the validation scale. The step is train_liif.py's: L1 on
+# inp/gt normalised by data_norm (sub 0.5, div 0.5), i.e. on the suite's own [-1, 1] (loss_range '-1,1');
+# Adam(lr=1e-4) with torch's defaults (utils.make_optimizer); MultiStepLR([200, 400, 600, 800], 0.5)
+# stepped after each epoch, so epoch 201 = iteration 200,001 is the first at 5e-5 (milestone 200,000 here).
+# Kept on purpose: the wrapper's LR is MATLAB bicubic (official: PIL via torchvision's resize), and
+# images are drawn with replacement, not in epochs (data.LiifPatchDataset). No warm start (none in the code).
 LIIF = replace(BASE, model="liif", scale=4, patch_size=48, batch_size=16, lr=1e-4,
                iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1",
-               scale_min=1.0, scale_max=4.0, sample_q=2304)
+               loss_range="-1,1", scale_min=1.0, scale_max=4.0, sample_q=2304,
+               trainer="yinboc/liif: train_liif.py + configs/train-div2k/train_rdn-liif.yaml")
 
 # The demo (`make demo`): a small RDN (G0=16, D=4, C=3, G=16; ~0.08 M parameters) at x2 on the embedded
 # photos, sized to beat bicubic within a few minutes on a 2-core CPU. A higher lr than the paper's
@@ -212,13 +219,19 @@ ESPCN = replace(BASE, model="espcn", scale=3, patch_size=17, batch_size=16, opti
 
 # VDSR (Kim et al., CVPR 2016, arXiv:1511.04587), Y channel. Sec. 4.1 (UNVERIFIED): 41x41 HR patches
 # (LR 10 at x4), batch 64, SGD momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 every 20 epochs,
-# 80 epochs; loss 1/2 ||r - f(x)||^2 (Sec. 3.1, Euclidean, MatConvNet sum). Its adjustable gradient
-# clipping (each gradient to [-theta/lr, theta/lr]) is approximated by the global-norm clip 0.4 of the
-# PyTorch port twtygqyy/pytorch-vdsr. The paper trains one model on x2, x3 and x4 together; this
-# recipe trains one scale (--scale).
+# 80 epochs; loss 1/2 ||r - f(x)||^2 (Sec. 3.1, Euclidean, MatConvNet sum). The authors' MatConvNet
+# training code is not public; the step followed is the PyTorch port twtygqyy/pytorch-vdsr
+# ``main_vdsr.py`` run with the paper's numbers (--batchSize 64 --step 20 --nEpochs 80): SGD(momentum
+# 0.9, weight_decay 1e-4), ``nn.MSELoss(size_average=False)`` -- summed over the pixels AND the batch,
+# on Y in [0, 1] (pixel_loss 'mse', loss_reduction 'total', loss_range '0,1') -- then ``clip_grad_norm``
+# 0.4 (global norm; the paper's adjustable clipping, each gradient to [-theta/lr, theta/lr], is not
+# what the port does) and torch's weight decay added after the clip; lr 0.1 * 0.1 ** ((epoch - 1) //
+# step) set at each epoch's start (first 0.01 iteration: 20 * EPOCH + 1 here). The paper trains one
+# model on x2, x3 and x4 together; this recipe trains one scale (--scale). No warm start.
 VDSR = replace(BASE, model="vdsr", scale=4, patch_size=10, batch_size=64, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.1, iterations=80 * EPOCH, milestones=every(20 * EPOCH, 80 * EPOCH),
-               gamma=0.1, grad_clip=0.4, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True)
+               gamma=0.1, grad_clip=0.4, pixel_loss="mse", loss_reduction="total", loss_range="0,1", y_loss=True,
+               trainer="twtygqyy/pytorch-vdsr: main_vdsr.py (the authors' MatConvNet trainer is not public)")
 
 # DRCN (Kim et al., CVPR 2016, arXiv:1511.04491), x2, Y channel. Sec. 3.3: recursive supervision
 # L = alpha/(2DN) sum_d ||y - y_d||^2 + (1 - alpha)/(2N) ||y - y_hat||^2 + beta ||W||^2 — the
@@ -308,9 +321,13 @@ IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="image
 # LR 96 at x2; x3: --scale=3 --patch_size=64, x4: --scale=4 --patch_size=48), batch 16, Adam lr 2e-4
 # (torch defaults 0.9 / 0.999 / 1e-8), L1, 8-way flips/transposes, 1000 epochs of 1000 iterations
 # (test_every 1000: 800 images x 20 repeats / 16), lr x0.5 at ``epoch // 200`` with epochs counted from
-# 1 - so one epoch early: 199k, 399k, ... as ``utils.adjust_learning_rate`` does. Inputs on [0, 1].
+# 1 - so one epoch early: 199k, 399k, ... as ``utils.adjust_learning_rate`` does. Inputs on [0, 1]
+# (``--rgb_range 1``, ``np2Tensor``), so ``nn.L1Loss`` is on [0, 1]: loss_range '0,1' (Adam's epsilon
+# acts as in the official step). No warm start (``--pretrained`` defaults to none). Kept on purpose:
+# patches drawn with replacement, not in epochs; the suite's LR is MATLAB bicubic of the crop.
 IMDN = replace(BASE, model="imdn", scale=2, patch_size=96, batch_size=16, lr=2e-4, iterations=1000 * EPOCH,
-               milestones=tuple(k * 200 * EPOCH - EPOCH for k in range(1, 6)), gamma=0.5, pixel_loss="l1")
+               milestones=tuple(k * 200 * EPOCH - EPOCH for k in range(1, 6)), gamma=0.5, pixel_loss="l1",
+               loss_range="0,1", trainer="Zheng222/IMDN: train_IMDN.py")
 
 # CARN / CARN-M (Ahn et al., ECCV 2018, arXiv:1803.08664), official README training command and
 # ``carn/train.py`` / ``solver.py`` / ``dataset.py`` (read): LR patch 64 (``random_crop`` crops the LR),
@@ -319,8 +336,15 @@ IMDN = replace(BASE, model="imdn", scale=2, patch_size=96, batch_size=16, lr=2e-
 # official multi-scale training (``--scale 0``: each batch at a random scale in {2, 3, 4}, one shared
 # body, the upsampler of that scale); a run here trains one scale (--scale), whose branch is the only
 # trainable upsampler (see models/carn.py). CARN-M is the README's ``--group 4``.
+# The step is ``solver.py`` ``Solver.fit``: L1 on ``ToTensor()`` images, [0, 1] (loss_range '0,1': the
+# clip threshold 10 and Adam's epsilon act on the official gradient scale); ``clip_grad_norm`` (global
+# norm) before ``step``; the lr is set AFTER each step from the step count before its increment,
+# ``lr * 0.5 ** (step // decay)``, so the first halved batch is step 400,002 (milestone 400,001 here).
+# Kept on purpose: the official loop runs to the end of the epoch in which step exceeds max_steps
+# (600,012 steps with 800 images / 64); patches drawn with replacement. No warm start in the code.
 CARN = replace(BASE, model="carn", scale=4, patch_size=64, batch_size=64, lr=1e-4, iterations=600 * EPOCH,
-               milestones=(400 * EPOCH,), gamma=0.5, grad_clip=10.0, pixel_loss="l1")
+               milestones=(400 * EPOCH + 1,), gamma=0.5, grad_clip=10.0, pixel_loss="l1", loss_range="0,1",
+               trainer="nmhkahn/CARN-pytorch: carn/solver.py + carn/train.py (README command)")
 CARN_M = replace(CARN, model="carn_m")
 
 # What each paper trained on, and the default --data: that data set where data_scripts/ fetches it
@@ -478,7 +502,8 @@ def check(cfg):
         raise SRError(f"--run is a folder name inside --output, got {cfg.run!r}")
     if not cfg.val_data:
         raise SRError("--val_data needs at least one validation set")
-    choices = {"val_gray": ("matlab", "basicsr"), "optimizer": ("adam", "sgd"), "loss_reduction": ("mean", "sum"),
+    choices = {"val_gray": ("matlab", "basicsr"), "optimizer": ("adam", "sgd"),
+               "loss_reduction": ("mean", "sum", "total"),
                "loss_range": ("-1,1", "0,1", "0,255"),
                "discriminator": ("srgan", "vgg_style"),
                "perceptual_criterion": ("mse", "l1")}
