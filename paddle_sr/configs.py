@@ -55,6 +55,7 @@ class Recipe:
     gamma: float = 0.5                     # lr factor at each milestone
     lr_min: float = 0.0                    # floor of the step schedule (LapSRN's lr_min; 0 = none)
     grad_clip: float = 0.0                 # global-norm clip (0 = off)
+    bias_lr_mult: float = 1.0              # lr (and decay) multiplier of the generator's biases (MatConvNet LapSRN 0.1)
     ema: float = 0.0                       # EMA decay of the weights, e.g. 0.999 (0 = off)
     # --- losses
     pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
@@ -257,11 +258,17 @@ DRRN = replace(BASE, model="drrn", scale=4, patch_size=8, batch_size=128, optimi
 # epochs down to lr_min 1e-6, 1000 epochs of 100 batches (= 100,000 iterations), weight decay 1e-4,
 # MatConvNet SGD (momentum 0.9, its default); loss (``vllab_nn_L1_loss.m``) Charbonnier
 # sqrt(d^2 + 1e-6) summed over pixels at EVERY level (weight 1 each), targets ``imresize(HR, 1/2^k)``
-# (``getBatch_LapSRN.m``) — ``losses.pyramid_targets``. Not reproduced: its random 0.5-1.0 rescaling
-# of the training images; MatConvNet's 0.1x bias learning rate.
+# (``getBatch_LapSRN.m``) — ``losses.pyramid_targets``. The step is ``vllab_cnn_train_dag.m``'s
+# ``accumulateGradients`` (MatConvNet's SGD: state = 0.9 state - (der / batch + decay w), w += lr x
+# learningRate x state -- the same update as Paddle's / torch's momentum SGD), with the learningRate 0.1
+# that ``init_LapSRN_model.m`` gives every bias (``bias_lr_mult``); the lr of epoch e is
+# ``learning_rate_policy.m``'s (halved every 50 epochs = 5,000 iterations, floored at 1e-6). Not
+# reproduced (kept on purpose): its random 0.5-1.0 rescaling of the training images; patches drawn with
+# replacement. No warm start (the x8 model trains from scratch).
 LAPSRN = replace(BASE, model="lapsrn", scale=4, patch_size=32, batch_size=64, optimizer="sgd", momentum=0.9,
                  weight_decay=1e-4, lr=1e-5, lr_min=1e-6, iterations=100_000, milestones=every(5_000, 100_000),
-                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", loss_range="0,1", y_loss=True)
+                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", loss_range="0,1", y_loss=True,
+                 bias_lr_mult=0.1, trainer="phoenix104104/LapSRN: train_LapSRN.m + vllab_cnn_train_dag.m")
 
 # ESRGAN (Wang et al., ECCVW 2018, arXiv:1809.00219), x4, two stages. Stage 1, PSNR-oriented RRDBNet
 # (Sec. 4.1): HR 128 (LR 32), batch 16, Adam (0.9, 0.999), lr 2e-4 halved every 2e5 updates, L1; the
@@ -498,6 +505,8 @@ def check(cfg):
         raise SRError(f"--ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
     if min(cfg.grad_clip, cfg.max_minutes, cfg.stop_after, cfg.save_every, cfg.save_minutes) < 0:
         raise SRError("--grad_clip, --max_minutes, --stop_after, --save_every and --save_minutes must be >= 0 (0 = off)")
+    if cfg.bias_lr_mult < 0:
+        raise SRError(f"--bias_lr_mult multiplies the biases' learning rate: >= 0, got {cfg.bias_lr_mult}")
     if "/" in cfg.run or cfg.run in (".", ".."):
         raise SRError(f"--run is a folder name inside --output, got {cfg.run!r}")
     if not cfg.val_data:

@@ -1,5 +1,6 @@
-"""Step parity of the ``liif``, ``imdn``, ``carn``, ``carn_m`` and ``vdsr`` recipes with their official trainers
-(``tests/step_parity.py``; the official steps re-typed in ``tests/reference/lightweight_train_torch.py``).
+"""Step parity of the ``liif``, ``imdn``, ``carn``, ``carn_m``, ``vdsr`` and ``lapsrn`` recipes with their
+official trainers (``tests/step_parity.py``; the official steps re-typed in
+``tests/reference/lightweight_train_torch.py``).
 
 20 steps of each recipe (its optimiser, loss, loss range, clip and LR rule; reduced models and patches; the
 LR schedule compressed to "epochs" of a few iterations so that a change falls inside the 20 steps) from the
@@ -16,8 +17,9 @@ import pytest
 import torch
 
 from paddle_sr import configs, train
+from paddle_sr.configs import every
 from paddle_sr.errors import SRError
-from tests.reference import classic_torch, imdn_carn_torch, liif_torch
+from tests.reference import classic_torch, esrgan_wdsr_lapsrn_torch, imdn_carn_torch, liif_torch
 from tests.reference import lightweight_train_torch as official
 from tests.step_parity import assert_step_parity, fixed_batches, step_parity, suite_trajectory
 from tests.tiny import TINY
@@ -33,7 +35,7 @@ def _teeth(cfg, batches, suite, ref32, ref64, **change):
     """The suite with ``change`` re-introduced leaves the official trajectory (far outside the tolerance)."""
     bad = suite_trajectory(replace(cfg, **change), batches, init=suite.init)
     parity = step_parity(bad, ref32, ref64)
-    assert not parity.ok and parity.weights_gap > 10 * parity.tol, f"{change} should leave the official trajectory: {parity}"
+    assert not parity.ok and parity.weights_gap > 10 * parity.tol, f"{change} should leave the trajectory: {parity}"
     return parity
 
 
@@ -216,6 +218,41 @@ def test_vdsr_without_the_gradient_clip_diverges(vdsr_run):
         suite_trajectory(replace(cfg, grad_clip=0.0), batches, init=suite.init)
 
 
+# ---- LapSRN ----------------------------------------------------------------------------------------
+
+LAPSRN_EPOCH, LAPSRN_STEP = 2, 2  # lr halves every 4 iterations, floored at lr_min from iteration 17
+
+
+@pytest.fixture(scope="module")
+def lapsrn_run():
+    base = configs.resolve("lapsrn", {})
+    cfg = replace(base, model_kwargs=TINY["lapsrn"], patch_size=6, batch_size=4, iterations=STEPS, lr=1e-3,
+                  lr_min=1e-4, milestones=every(LAPSRN_EPOCH * LAPSRN_STEP, STEPS))
+    batches = fixed_batches(cfg, STEPS)
+    suite = suite_trajectory(cfg, batches)
+    lr_all = official.learning_rate_policy(cfg.lr, LAPSRN_STEP, cfg.gamma, cfg.lr_min, STEPS // LAPSRN_EPOCH)
+
+    def ref(dtype):
+        model = esrgan_wdsr_lapsrn_torch.LapSRNMatConvNet(cfg.scale, depth=TINY["lapsrn"]["depth"],
+                                                          n=TINY["lapsrn"]["n_feats"])
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in suite.init.items()})
+        return official.lapsrn_trajectory(model, batches, dtype, lr_all=lr_all, momentum=cfg.momentum,
+                                          weight_decay=cfg.weight_decay, epoch_len=LAPSRN_EPOCH)
+
+    return cfg, batches, suite, ref(torch.float32), ref(torch.float64)
+
+
+def test_lapsrn_takes_matconvnet_steps(lapsrn_run):
+    cfg, batches, suite, ref32, ref64 = lapsrn_run
+    assert cfg.bias_lr_mult == 0.1 and cfg.trainer.startswith("phoenix104104/LapSRN")
+    _report("lapsrn vs vllab_cnn_train_dag.m", assert_step_parity(suite, ref32, ref64))
+    assert suite.lrs[4] == pytest.approx(5e-4) and suite.lrs[16] == pytest.approx(1e-4)  # halved; floored
+
+
+def test_lapsrn_without_the_bias_learning_rate_leaves_the_official_trajectory(lapsrn_run):
+    _report("lapsrn bias lr 1", _teeth(*lapsrn_run, bias_lr_mult=1.0))
+
+
 # ---- the real schedules ------------------------------------------------------------------------------
 
 def _suite_lr(cfg, it):
@@ -274,3 +311,13 @@ def test_vdsr_schedule_is_main_vdsr_adjust_learning_rate():
         return official.vdsr_lr((it - 1) // configs.EPOCH + 1, 0.1, 20)
 
     assert _check_schedule(cfg, lr) == [20_001, 40_001, 60_001]
+
+
+def test_lapsrn_schedule_is_learning_rate_policy():
+    cfg = configs.resolve("lapsrn", {})
+    lr_all = official.learning_rate_policy(1e-5, 50, 0.5, 1e-6, 1000)  # init_LapSRN_opts.m; 1000 epochs
+
+    def lr(it):
+        return lr_all[(it - 1) // 100]  # num_train_batch 100 per epoch
+
+    assert _check_schedule(cfg, lr) == [5_001, 10_001, 15_001, 20_001]

@@ -26,6 +26,13 @@ Sources (read, not imported):
   ``clip_grad_norm(model.parameters(), opt.clip)`` (0.4), ``step``; ``train`` sets ``lr = opt.lr * 0.1 **
   ((epoch - 1) // opt.step)`` at the start of each epoch), ``data/generate_train.m`` (train.h5: the MATLAB
   bicubic-upsampled Y of ``rgb2ycbcr(im2double(.))`` and the HR Y, on [0, 1]).
+- LapSRN: phoenix104104/LapSRN (MatConvNet) ``vllab_cnn_train_dag.m`` ``accumulateGradients`` (``parDer =
+  der / batchSize + weightDecay x w``; ``state = momentum x state - parDer``; ``w += learningRate x
+  param.learningRate x state``), ``init_LapSRN_model.m`` (param learningRate 1 for filters, 0.1 for biases;
+  weightDecay 1 for all), ``init_LapSRN_opts.m`` (momentum: cnn_train's default 0.9, weight_decay 1e-4),
+  ``learning_rate_policy.m`` (the lr of each epoch), ``vllab_nn_L1_loss.m`` (sum of sqrt(d^2 + 1e-6) over
+  every pixel of the batch, weight 1 at every level), ``getBatch_LapSRN.m`` (level targets ``imresize(HR,
+  1/2^k)`` of the Y patch on [0, 1]).
 
 Deviation, for testing: an "epoch" is ``epoch_len`` batches (the official epoch is the loader's length);
 the batches are the suite's (the suite's crops, MATLAB-bicubic LR), mapped as the official loaders would.
@@ -209,4 +216,57 @@ def vdsr_trajectory(model, batches, scale, dtype=torch.float32, lr=0.1, step=10,
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         losses.append({"pixel": loss.item()})
+    return _trajectory(losses, lrs, model, init)
+
+
+# ---- LapSRN: phoenix104104/LapSRN vllab_cnn_train_dag.m ------------------------------------------------
+
+def learning_rate_policy(init_lr, step, drop, min_lr, num_epochs):
+    """``learning_rate_policy.m``: the lr of every epoch (1-based index ``lr_all[epoch - 1]``)."""
+    if drop == 0:
+        lr_all = [init_lr] * num_epochs
+    else:
+        num_drop = round(num_epochs / step) - 1
+        lr_all = [init_lr * drop ** k for k in range(num_drop + 1) for _ in range(step)]
+    return [max(v, min_lr) for v in lr_all]
+
+
+def _y(x):  # rgb2ycbcr's Y of suite RGB on [-1, 1], on [0, 1]
+    m = np.array([65.481, 128.553, 24.966]) / 255.0
+    return (16.0 / 255.0 + np.einsum("c,nchw->nhw", m, to_unit(x)))[:, None]
+
+
+def lapsrn_trajectory(model, batches, dtype=torch.float32, lr_all=(1e-5,), momentum=0.9, weight_decay=1e-4,
+                      epoch_len=100):
+    """cnn_train_dag's processEpoch / accumulateGradients on the suite's (lr, hr): LR = Y of the suite's LR,
+    level targets = MATLAB ``imresize`` of the HR Y by 1/2^k (getBatch_LapSRN.m)."""
+    from paddle_sr.imresize import imresize
+
+    model = model.to(dtype)
+    init = torch_state_to_numpy(model)
+    params = [(n, p, 0.1 if n.endswith("bias") else 1.0) for n, p in model.named_parameters()]
+    state = {n: torch.zeros_like(p) for n, p, _ in params}  # "initialize with momentum 0"
+    losses, lrs = [], []
+    for i, (lr_np, hr_np) in enumerate(batches):
+        learning_rate = lr_all[min(i // epoch_len + 1, len(lr_all)) - 1]  # opts.learningRate(min(epoch, numel))
+        y_lr, y_hr = _y(lr_np), _y(hr_np)
+        batch_size = y_hr.shape[0]
+        for p in model.parameters():
+            p.grad = None
+        outs = model(_t(y_lr, dtype))
+        total = 0
+        for out in outs:  # derOutputs: every level's loss with weight 1
+            factor = out.shape[-1] / y_hr.shape[-1]
+            target = y_hr if factor == 1 else np.stack([imresize(h[0], factor)[None] for h in y_hr])
+            d = out - _t(target, dtype)
+            total = total + torch.sqrt(d ** 2 + 1e-6).sum()  # vllab_nn_L1_loss
+        total.backward()
+        lrs.append(learning_rate)
+        with torch.no_grad():
+            for n, p, mult in params:
+                this_decay, this_lr = weight_decay * 1.0, learning_rate * mult
+                par_der = p.grad / batch_size + this_decay * p
+                state[n] = momentum * state[n] - par_der
+                p += this_lr * state[n]
+        losses.append({"pixel": total.item() / batch_size})  # the objective per sample, as cnn_train reports it
     return _trajectory(losses, lrs, model, init)
