@@ -206,6 +206,9 @@ DEMO = replace(BASE, model="rdn", scale=2,
 # model's ParamAttr multiplier 0.1); Sec. 3.3: SGD with the update Delta = 0.9 Delta - eta dL/dW
 # (momentum 0.9; UNVERIFIED — the porting helper proposed 0). Loss: MSE (Sec. 3.3), in the Caffe code an
 # EuclideanLoss (sum / 2N). Batch 128 (Caffe prototxt) and 8e8 backprops = 6.25M iterations: UNVERIFIED.
+# The authors' trainer is Caffe (the SRCNN training code on their project page, not on GitHub and not read
+# here); with a fixed lr Caffe's SGD equals Paddle's momentum SGD (tests/test_step_parity_caffe.py). No
+# step-parity test: no public official training code to re-type.
 SRCNN = replace(BASE, model="srcnn", scale=3, patch_size=11, batch_size=128, optimizer="sgd", momentum=0.9,
                 lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum",
                 loss_range="0,1", y_loss=True)
@@ -248,10 +251,20 @@ DRCN = replace(BASE, model="drcn", scale=2, patch_size=20, batch_size=64, optimi
 # DRRN B1U25 (Tai et al., CVPR 2017), x4, Y channel. Official Caffe solver / prototxt
 # (tyshiwo/DRRN_CVPR17, as read by the porting helper): 31x31 patches (LR 8 at x4), batch 128, SGD lr 0.1
 # momentum 0.9 weight decay 1e-4, lr halved every 65,360 iterations, clip_gradients 0.01 (Caffe: a
-# global-norm clip), EuclideanLoss; the released model is the 660,136-iteration snapshot.
+# global-norm clip), EuclideanLoss; the released model is the 660,136-iteration snapshot. Re-read in
+# ``caffe_files/DRRN_B1U25_52C128/DRRN_B1U25_52C128_solver.prototxt`` (base_lr 0.1, momentum 0.9,
+# weight_decay 1e-4, lr_policy step, gamma 0.5, stepsize 65360, clip_gradients 0.01) and ``_train.prototxt``
+# (HDF5 31x31 Y patches of x2/x3/x4 together, batch 128; conv bias lr_mult 0.1 = the model's ParamAttr).
+# Caffe's "step" policy uses the completed-iteration count, so iteration 65,361 is the first at 0.05 (as
+# the milestones here). Kept on purpose, pinned in tests/test_step_parity_caffe.py: Caffe's SGD keeps the lr
+# inside its momentum history (V = 0.9 V + lr g; w -= V), Paddle's outside (v = 0.9 v + g; w -= lr v):
+# identical while the lr is constant; at each halving Caffe's update still carries the old lr's history
+# (decaying by 0.9 per step); BN running statistics as models/drrn.py says; one scale per run. No step-
+# parity test: the authors' trainer is Caffe (no re-typed reference of its BatchNorm statistics here).
 DRRN = replace(BASE, model="drrn", scale=4, patch_size=8, batch_size=128, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.1, iterations=660_136, milestones=every(65_360, 660_136), gamma=0.5,
-               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True)
+               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True,
+               trainer="tyshiwo/DRRN_CVPR17: caffe_files/DRRN_B1U25_52C128/*_solver.prototxt (Caffe SGDSolver)")
 
 # LapSRN (Lai et al., CVPR 2017, arXiv:1704.03915), x4, Y channel, official phoenix104104/LapSRN
 # ``init_LapSRN_opts.m`` (read): HR patches 128 (LR 32 at x4), batch 64, lr 1e-5 halved every 50
