@@ -55,7 +55,8 @@ class Recipe:
     gamma: float = 0.5                     # lr factor at each milestone
     lr_min: float = 0.0                    # floor of the step schedule (LapSRN's lr_min; 0 = none)
     grad_clip: float = 0.0                 # global-norm clip (0 = off)
-    bias_lr_mult: float = 1.0              # lr (and decay) multiplier of the generator's biases (MatConvNet LapSRN 0.1)
+    bias_lr_mult: float = 1.0              # lr (and decay) multiplier of every generator bias, replacing the
+                                           # model's own (Caffe lr_mult, MatConvNet learningRate; 1 = the model's)
     ema: float = 0.0                       # EMA decay of the weights, e.g. 0.999 (0 = off)
     # --- losses
     pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
@@ -207,11 +208,14 @@ DEMO = replace(BASE, model="rdn", scale=2,
 # (momentum 0.9; UNVERIFIED — the porting helper proposed 0). Loss: MSE (Sec. 3.3), in the Caffe code an
 # EuclideanLoss (sum / 2N). Batch 128 (Caffe prototxt) and 8e8 backprops = 6.25M iterations: UNVERIFIED.
 # The authors' trainer is Caffe (the SRCNN training code on their project page, not on GitHub and not read
-# here); with a fixed lr Caffe's SGD equals Paddle's momentum SGD (tests/test_step_parity_caffe.py). No
-# step-parity test: no public official training code to re-type.
+# here); with a fixed lr Caffe's SGD equals Paddle's momentum SGD (tests/test_step_parity_caffe.py). Its
+# SRCNN_net.prototxt, as quoted in full by a PyCaffe tutorial (T. Allam, 2016; not the authors' file), gives
+# every bias lr_mult 0.1 and conv3's weights 0.1: ``bias_lr_mult`` 0.1 with the model's 0.1 on conv3. Not
+# reproduced: that prototxt's unpadded convolutions (the loss on the central 21x21 of a 33x33 sub-image;
+# here 'same' padding, the loss on all of it). No step-parity test: no public official training code.
 SRCNN = replace(BASE, model="srcnn", scale=3, patch_size=11, batch_size=128, optimizer="sgd", momentum=0.9,
                 lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum",
-                loss_range="0,1", y_loss=True)
+                loss_range="0,1", y_loss=True, bias_lr_mult=0.1)
 
 # ESPCN (Shi et al., CVPR 2016, arXiv:1609.05158), x3, Y channel. Sec. 3.2: HR sub-images of 17r
 # (LR 17), MSE (Eq. 4, a per-pixel mean), lr 0.01 decreasing to 1e-4 when the cost stops improving —

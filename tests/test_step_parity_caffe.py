@@ -83,3 +83,13 @@ def test_caffe_and_suite_momentum_agree_at_constant_lr_and_differ_after_a_halvin
     # after the halving Caffe still applies the old lr to its history: the step right after it differs
     # by 0.9 x (0.1 - 0.05) x v, decaying by 0.9 each step (kept: see the DRRN recipe comment)
     assert abs(suite[4] - caffe[4]) > 1e-3
+
+
+def test_srcnn_learning_rate_multipliers_are_the_prototxts():
+    """SRCNN_net.prototxt (as quoted, see the recipe): conv1/conv2 weights lr_mult 1, every bias and conv3's
+    weights 0.1. ``bias_lr_mult`` replaces the model's own multiplier on the biases (conv3's stays 0.1)."""
+    cfg = configs.resolve("srcnn", {})
+    nets, _, _ = train.build_nets(cfg, fresh=True)
+    mult = {n: p.optimize_attr["learning_rate"] for n, p in nets[0].layer.named_parameters()}
+    assert mult == {"conv1.weight": 1.0, "conv1.bias": 0.1, "conv2.weight": 1.0, "conv2.bias": 0.1,
+                    "conv3.weight": 0.1, "conv3.bias": 0.1}
