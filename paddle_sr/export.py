@@ -23,20 +23,23 @@ import paddle
 from paddle.static import InputSpec
 
 from . import models
-from .checkpoint import check_writable, model_for_weights, run_config
+from .checkpoint import check_writable, model_for_weights, refuse_existing, run_config
 from .convert import parse_arg
 from .engine import META_FILE, PREFIX, model_files, use_device
 from .errors import SRError, cli_main
 
 
-def export(model, out, name=None, scale=None):
+def export(model, out, name=None, scale=None, force=False):
     """Save ``model.forward`` as a static graph with dynamic H/W under folder ``out``; returns ``out``.
 
     Files appear all at once (written in a temporary sibling folder, then moved), so a failed
-    export never leaves a half-written model next to an older good one.
+    export never leaves a half-written model next to an older good one. A model already in ``out``
+    is replaced only with ``force`` (``--force``).
     """
     out = os.fspath(out)
     check_writable(out, "export folder", folder=True)
+    if not force:
+        refuse_existing(_model_files_in(out), "--force (force=True)", "another --out folder")
     name = name or getattr(model, "sr_name", type(model).__name__)
     scale = scale if scale is not None else getattr(model, "sr_scale", None)
     model.eval()
@@ -69,6 +72,11 @@ def export(model, out, name=None, scale=None):
     return out
 
 
+def _model_files_in(out):
+    """The files of an exported model that ``export`` would replace in folder ``out``."""
+    return [os.path.join(out, f) for f in (PREFIX + ".json", PREFIX + ".pdmodel", PREFIX + ".pdiparams", META_FILE)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.export", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +89,7 @@ def main(argv=None):
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg num_features=16")
     p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")
+    p.add_argument("--force", action="store_true", help="replace a model already exported in --out")
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
     cfg = run_config(args.weights) or {}
@@ -93,9 +102,11 @@ def main(argv=None):
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
     check_writable(args.out, "--out folder", folder=True)
+    if not args.force:  # before the model is built
+        refuse_existing(_model_files_in(args.out), "--force", "another --out folder")
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
     model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
-    export(model, args.out, name=name, scale=scale)
+    export(model, args.out, name=name, scale=scale, force=args.force)
     graph, params = model_files(args.out)
     print(f"exported {name} x{scale} -> {graph}, {params}")
 

@@ -15,7 +15,8 @@ without PyTorch (``paddle_sr.convert``) into ``HOME/pretrained/<id>.pdparams``.
 ``HOME`` is ``$PADDLE_SR_HOME`` or ``~/.cache/paddle_sr``. Offline, or with the files at hand (an
 AI Studio data set): ``$PADDLE_SR_WEIGHTS`` (folders or files, separated by ``os.pathsep``) or the
 ``source=`` argument is searched for the file name before any download, and its checksum is
-verified the same way. ``$PADDLE_SR_MIRROR`` (a base URL) replaces the authors' hosts, for a mirror
+verified the same way (a name there that does not exist is an error naming the variable, never skipped in
+silence; an unwritable cache is an error naming ``$PADDLE_SR_HOME``). ``$PADDLE_SR_MIRROR`` (a base URL) replaces the authors' hosts, for a mirror
 of the files under their names.
 """
 import argparse
@@ -145,9 +146,32 @@ def converted_path(e):
     return os.path.join(home(), "pretrained", f"{e.id}.pdparams")
 
 
+def weights_env():
+    """The entries of ``$PADDLE_SR_WEIGHTS``; SRError naming the variable when one does not exist (a typo
+    there would otherwise be ignored in silence and the file downloaded, or reported missing)."""
+    places = [p for p in os.environ.get("PADDLE_SR_WEIGHTS", "").split(os.pathsep) if p]
+    for place in places:
+        if not os.path.exists(os.path.expanduser(place)):
+            raise SRError(f"PADDLE_SR_WEIGHTS names {place}, which does not exist; fix the variable (files or "
+                          f"folders holding the published checkpoints, separated by {os.pathsep!r}) or unset it")
+    return places
+
+
+def check_cache_writable(folder=None):
+    """SRError naming ``$PADDLE_SR_HOME`` unless the weights cache can be written (checked before a download)."""
+    from .checkpoint import check_writable
+
+    folder = folder or home()
+    try:
+        check_writable(folder, "the weights cache", folder=True)
+    except SRError as e:
+        raise SRError(f"{e}. Downloaded and converted weights are cached in $PADDLE_SR_HOME (default "
+                      f"~/.cache/paddle_sr): set PADDLE_SR_HOME to a folder you can write to") from None
+
+
 def _local(e, source):
     """A local copy of ``e``'s file: ``source`` or ``$PADDLE_SR_WEIGHTS`` (files or folders), else None."""
-    places = [source] if source else [p for p in os.environ.get("PADDLE_SR_WEIGHTS", "").split(os.pathsep) if p]
+    places = [source] if source else weights_env()
     for place in places:
         place = os.path.expanduser(os.fspath(place))
         if os.path.isfile(place):
@@ -171,8 +195,12 @@ def _raw_file(e, source=None):
         return local
     mirror = os.environ.get("PADDLE_SR_MIRROR")
     target = e if not mirror else _Mirrored(e, mirror.rstrip("/") + "/" + e.name)
+    check_cache_writable()
+    # The messages of download.fetch name the URL it tried once; the authors' own is added only when a mirror
+    # was tried instead.
+    origin = f" from {e.url}" if mirror else ""
     return os.fspath(download.fetch(target, os.path.join(home(), "downloads"), elsewhere=(
-        f"download {e.url} yourself and point $PADDLE_SR_WEIGHTS (or source=) at the folder holding it")))
+        f"download it yourself{origin} and point $PADDLE_SR_WEIGHTS (or source=) at the folder holding it")))
 
 
 @dataclass(frozen=True)
@@ -193,6 +221,7 @@ def weights_path(spec, model=None, scale=None, source=None):
     if os.path.isfile(out):
         return out
     raw = _raw_file(e, source)
+    check_cache_writable()
     convert(e.model, e.scale, raw, out, force=True, key=e.key, **e.kwargs)
     return out
 
