@@ -123,6 +123,10 @@ def build_nets(cfg, fresh):
         warm_start(model, cfg.init_from, cfg.init_partial, cfg.stage)
     if cfg.train_mean_shift and not set_mean_shift_trainable(model, True):
         raise SRError(f"--train_mean_shift=true, but {cfg.model} has no mean-shift layers; drop the option")
+    if cfg.bias_lr_mult != 1.0:  # Caffe lr_mult / MatConvNet learningRate of every bias (SRCNN, LapSRN: 0.1)
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.optimize_attr["learning_rate"] = cfg.bias_lr_mult
     nets = [make_net("model", model, cfg, cfg.lr)]
     objective = losses.Objective(cfg, model, liif=is_liif(cfg))
     if cfg.adversarial_weight > 0:
