@@ -24,7 +24,9 @@ Safety:
 
 Bounded: ``$PADDLE_SR_EXPORT_CACHE_MB`` (default 2048) megabytes; after each new entry the least
 recently used ones (last use = the manifest's mtime, touched on every hit) are removed until the
-cache fits. ``PADDLE_SR_EXPORT_CACHE=off`` turns the cache off. List and clear it with
+cache fits. ``PADDLE_SR_EXPORT_CACHE=off`` turns the cache off. Beside the entries, ``.spent-<key>``
+files hold engine auto's sum of predicted eager seconds per model (``engine_choice``), so that a model
+used one photo per process still gets exported once the processes together have paid for it. List and clear it with
 ``python -m paddle_sr.export --cache list`` / ``--cache clear``.
 """
 import errno
@@ -200,6 +202,35 @@ def has(f):
     return root is not None and os.path.isfile(os.path.join(root, entry_name(f), MANIFEST))
 
 
+def _spent_path(root, f):
+    return os.path.join(root, f".spent-{key_of(f)}")
+
+
+def spent(f):
+    """Predicted eager seconds earlier processes ran on the model of facts ``f`` (``remember_spent``), or 0."""
+    root = folder()
+    try:
+        with open(_spent_path(root, f)) as fh:
+            return max(0.0, float(fh.read().strip()))
+    except (OSError, ValueError, TypeError):
+        return 0.0
+
+
+def remember_spent(f, seconds):
+    """Keep ``seconds`` for the next process (engine auto's cost sum across processes); silent when read-only."""
+    from .checkpoint import atomic_write
+
+    root = folder()
+    try:
+        os.makedirs(root, exist_ok=True)
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                fh.write(f"{seconds:.6g}\n")
+        atomic_write(_spent_path(root, f), write)
+    except OSError:
+        pass
+
+
 def _degrade(root, err):
     if root not in _warned:
         _warned.add(root)
@@ -298,6 +329,8 @@ def _remove_stale(root):
         path = os.path.join(root, name)
         if name.startswith((".tmp-", ".trash-")) and now - os.path.getmtime(path) > STALE_S:
             shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(".spent-") and now - os.path.getmtime(path) > 30 * 86400:
+            os.remove(path)  # eager-time sums untouched for a month
 
 
 def evict(keep=None, limit=None):
@@ -332,6 +365,9 @@ def clear():
         _set_aside(path, root)
     if root is not None and os.path.isdir(root):
         _remove_stale(root)
+        for name in os.listdir(root):
+            if name.startswith(".spent-"):
+                os.remove(os.path.join(root, name))
     return len(listed), sum(e[1] for e in listed)
 
 
