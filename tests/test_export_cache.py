@@ -224,3 +224,26 @@ def test_full_disk_while_writing_the_entry_degrades_with_one_warning(tmp_path, m
     EC._warned.clear()
     assert engine.folder is None and os.listdir(tmp_path) == []  # nothing half-written left behind
     assert engine(np.zeros((1, 3, 8, 8), "float32")).shape == (1, 3, 16, 16)
+
+
+def test_auto_sums_eager_time_across_processes(tmp_path, monkeypatch):
+    """A fresh model instance has fresh engine state, as in a new process; only the cache folder carries over."""
+    from paddle_sr import inference as I
+
+    monkeypatch.setenv(EC.DIR_ENV, str(tmp_path))
+    calls = _count_exports(monkeypatch)
+    first = _model()
+    share = 0.6  # each call is predicted at 60 % of the export cost: never worth it in one call
+    monkeypatch.setattr(C, "EAGER_MACS_PER_S", C.macs_per_px(first) * 16 * 16 / (share * C.export_seconds(first)))
+    lr = np.zeros((16, 16, 3), np.uint8)
+    I.super_resolve(first, lr, 2)
+    assert C.chosen(first) == "eager" and calls == []
+    assert EC.spent(EC.facts(first, C.fingerprint(first), "cpu")) == pytest.approx(share * C.export_seconds(first), rel=1e-3)
+    second = _model()  # the next process: 0.6 + 0.6 of the export cost
+    I.super_resolve(second, lr, 2)
+    assert C.chosen(second) == "inference" and len(calls) == 1
+    third = _model()  # and the one after loads it
+    I.super_resolve(third, lr, 2)
+    assert C.chosen(third) == "inference" and len(calls) == 1
+    export_main(["--cache", "clear"])
+    assert os.listdir(tmp_path) == []
