@@ -265,8 +265,8 @@ class InferenceEngine:
                     engine = cls(hit, **kwargs)
                     engine.cached = True
                     return engine
-                except (OSError, RuntimeError, SRError):
-                    pass  # removed by another process's eviction between the check and the load: export again
+                except Exception:  # noqa: BLE001 - e.g. evicted by another process between the check and the load
+                    pass  # export again (an error that is not the entry's comes back from that attempt)
         hold = StopSignals(signals=(signal.SIGINT,), notice="{name}: stopping once the model export has finished "
                                                             "(a few seconds; send it again to stop at once)")
         hold.install()

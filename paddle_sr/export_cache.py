@@ -379,7 +379,7 @@ def describe():
     if root is None:
         return [f"export cache: off ({DIR_ENV}={os.environ.get(DIR_ENV)})"]
     listed = entries(root)
-    lines = [f"export cache: {root}  ({len(listed)} entries, {human(sum(e[1] for e in listed))} of "
+    lines = [f"export cache: {root}  ({len(listed)} {'entry' if len(listed) == 1 else 'entries'}, {human(sum(e[1] for e in listed))} of "
              f"{human(limit_bytes())}; {DIR_ENV}, {LIMIT_ENV})"]
     for path, size, used, info in reversed(listed):  # most recently used first
         info = info or {}
