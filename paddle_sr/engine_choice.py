@@ -38,7 +38,7 @@ ENGINE_ENV = "PADDLE_SR_ENGINE"
 EAGER_MACS_PER_S = 5e9  # eager conv throughput measured here: RLFN_ntire 4-10, RCAN 4 GMAC/s (2 cores)
 EXPORT_S = (0.5, 0.012)  # export + predictor: RLFN_ntire (53 sublayers) 1.0 s, RCAN (2443) 29 s
 SPENT_SHARE = 0.05  # a call predicted to take this share of the export cost is remembered across processes
-LOAD_S = (0.1, 0.0005)  # predictor from a cached export: RLFN_ntire 0.1 s, RCAN 1.3 s (benchmarks/first_call.py)
+LOAD_S = (0.1, 0.0028)  # predictor from a cached export (checksums included): RLFN_ntire 0.14 s, RCAN 7 s (load ~2)
 _default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'auto'
 _state = weakref.WeakKeyDictionary()  # model -> _State
 
