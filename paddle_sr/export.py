@@ -2,6 +2,8 @@
 
     python -m paddle_sr.export --model rlfn_ntire --scale 4 --weights rlfn_ntire_x4.pdparams --out export/rlfn_ntire_x4
     python -m paddle_sr.export --weights output/demo_x2/Best.pdparams --out export/demo_x2   # a run's own model
+    python -m paddle_sr.export --cache list      # the persistent export cache (paddle_sr.export_cache)
+    python -m paddle_sr.export --cache clear
 
 writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
 ``OUT/sr_meta.json``. The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
@@ -84,14 +86,33 @@ def main(argv=None):
                                                  f"(default: the run's, for weights inside a training run folder)")
     p.add_argument("--scale", type=float, default=None,
                    help="upscaling factor (default: the run's for weights inside a run folder, else 4)")
-    p.add_argument("--weights", required=True, help=".pdparams to export (inside a run folder its config.json "
+    p.add_argument("--cache", choices=("list", "clear"), default=None,
+                   help="list or clear the export cache that engine auto/inference keep across processes "
+                        "($PADDLE_SR_EXPORT_CACHE, default $PADDLE_SR_HOME/exports; size limit "
+                        "$PADDLE_SR_EXPORT_CACHE_MB, default 2048) instead of exporting")
+    p.add_argument("--weights", default=None, help=".pdparams to export (needed unless --cache; inside a run folder its config.json "
                                                     "rebuilds the model), or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg num_features=16")
-    p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")
+    p.add_argument("--out", default=None, help="output folder (model.json/.pdiparams/sr_meta.json; needed unless --cache)")
     p.add_argument("--force", action="store_true", help="replace a model already exported in --out")
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
+    if args.cache:
+        from . import export_cache
+
+        if args.cache == "clear":
+            if export_cache.folder() is None:
+                raise SRError(f"the export cache is off ({export_cache.DIR_ENV}=off); nothing to clear")
+            n, size = export_cache.clear()
+            from .download import human
+
+            print(f"export cache {export_cache.folder()}: removed {n} entries ({human(size)})")
+        else:
+            print("\n".join(export_cache.describe()))
+        return
+    if not args.weights or not args.out:
+        raise SRError("pass --weights FILE and --out FOLDER to export a model (or --cache list|clear for the export cache)")
     cfg = run_config(args.weights) or {}
     name = args.model or cfg.get("model")
     if not name:
