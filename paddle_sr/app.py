@@ -9,11 +9,17 @@ upscale it or degrade it first (MATLAB bicubic, benchmark protocol) and see PSNR
 original. The result is shown next to MATLAB bicubic (and a second model), with one zoom box at the
 same place on every result, the time taken, and PNG downloads. Runs on the GPU when Paddle sees one.
 
-This file is layout and wiring only; the model handling is ``paddle_sr.service``.
+A failed run empties the result panels (no earlier result stays under the new error); every panel is
+labelled with what it shows. Results and Gradio's upload cache live in one temporary folder, removed when
+the app stops (Ctrl-C, SIGTERM).
+
+This file is layout and wiring (``App.run`` is what the Run button does, testable without Gradio); the
+model handling is ``paddle_sr.service``.
 """
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -27,6 +33,7 @@ from .errors import SRError  # noqa: E402
 
 CUSTOM = "any registered model + a weights file…"
 NONE = "(none)"
+BICUBIC_LABEL = "Bicubic (MATLAB)"
 UPSCALE = "Upscale this image"
 DEGRADE = "Degrade then restore (PSNR/SSIM against the original)"
 KEEP_RUNS = 3  # result folders kept on disk (large PNGs)
@@ -40,14 +47,80 @@ def _import_gradio():
     return gr
 
 
-class App:
-    """The state shared by the callbacks: options, the choice list, the folder for downloads."""
+class Outcome:
+    """What one press of Run shows: the status text, the three result panels as ``(label, image)`` (None: an
+    empty panel), the PNG files to download and the zoom state. A failed run clears the panels and files,
+    so no earlier result stays on the page under the new error."""
 
-    def __init__(self, output_dir="output", max_pixels=service.DEFAULT_MAX_PIXELS, max_memory_mb=None):
+    def __init__(self, status, panels=(None, None, None), files=None, state=None):
+        self.status, self.panels, self.files, self.state = status, list(panels), files, state
+
+
+class App:
+    """The state shared by the callbacks: options, the choice list, the folder for downloads.
+
+    ``root`` (a temporary folder, or the one given) holds the result PNGs; ``close()`` removes it, and the
+    app calls it when it stops (Ctrl-C, SIGTERM, the end of ``main``), so no temporary folder is left.
+    """
+
+    def __init__(self, output_dir="output", max_pixels=service.DEFAULT_MAX_PIXELS, max_memory_mb=None, root=None):
         self.output_dir, self.max_pixels, self.max_memory_mb = output_dir, int(max_pixels), max_memory_mb
-        self.results_root = tempfile.mkdtemp(prefix="paddle_sr_app_")
+        self.root = root or tempfile.mkdtemp(prefix="paddle_sr_app_")
+        self.results_root = os.path.join(self.root, "results")
+        os.makedirs(self.results_root, exist_ok=True)
         self.examples = dict(service.example_images())
         self.refresh()
+
+    def close(self):
+        """Remove the app's temporary folder (results, and Gradio's cache when ``main`` put it there)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def run(self, src, mode, label_a, cname=None, cscale=None, cweights=None, free_scale=None, label_b=None,
+            progress=None):
+        """One press of Run: an ``Outcome``. Panels are labelled with what they show (the model's name)."""
+        say = progress or (lambda fraction, desc=None: None)
+        try:
+            if not src:
+                raise SRError("upload an image or pick an example photo first")
+            img = service.read_image(src, self.max_pixels)
+            choice_a = self.choice(label_a, cname, cscale, cweights)
+            scale = service.build_scale(choice_a, free_scale if choice_a.arbitrary else None)
+            picks = [choice_a]
+            if label_b and label_b != NONE:
+                choice_b = self.choice(label_b)
+                service.build_scale(choice_b, scale)  # same scale or a clear message
+                picks.append(choice_b)
+            degrade = mode == DEGRADE
+            hr, _, results = service.compare(picks, img, scale, degrade_first=degrade, path=src,
+                                             progress=lambda f, text: say(f, desc=text),
+                                             max_memory_mb=self.max_memory_mb, max_pixels=self.max_pixels)
+            protocol = [service.protocol_line(scale, r.name, max_memory_mb=self.max_memory_mb)
+                        for r in results] if degrade else []
+            say(1.0, desc="writing the PNGs")
+            out_dir = self.new_results_dir()
+            stem = os.path.splitext(os.path.basename(src))[0]
+            files = [service.save_png(r.image, os.path.join(out_dir, f"{stem}_{_safe(r.name)}_x{scale:g}.png"))
+                     for r in results]
+            if degrade:
+                files.append(service.save_png(hr, os.path.join(out_dir, f"{stem}_original.png")))
+            previews = [service.preview(r.image) for r in results]
+            state = {"images": [(r.name, r.image) for r in results] + ([("original", hr)] if degrade else []),
+                     "preview_hw": previews[0].shape[:2]}
+            import paddle
+
+            status = (f"**x{scale:g}**, {'degraded then restored' if degrade else 'upscaled'} on "
+                      f"{paddle.device.get_device()}.\n\n" + _table(results, degrade, protocol))
+            labels = [BICUBIC_LABEL] + [r.name for r in results[1:]]
+            panels = [(label, view) for label, view in zip(labels, previews)]
+            return Outcome(status, panels + [None] * (3 - len(panels)), files, state)
+        except SRError as e:
+            return Outcome(self.error(e))
+        except Exception as e:  # noqa: BLE001 - the page shows one line; the server log keeps the traceback
+            traceback.print_exc()
+            return Outcome(self.error(f"unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}"))
+
+    def error(self, e):
+        return f"**Error:** {e}"
 
     def refresh(self):
         self.choices = {c.label: c for c in service.model_choices(self.output_dir)}
@@ -97,14 +170,12 @@ def _table(results, degrade, protocol):
 def build(app):
     """The Gradio Blocks of ``app`` (an ``App``)."""
     gr = _import_gradio()
-    import paddle
-
     from .models import names
 
     def warn(e):
         msg = str(e)
         gr.Warning(msg)
-        return f"**Error:** {msg}"
+        return app.error(msg)
 
     def load_input(path, max_side=800):
         """(preview, status, ok) of an image file."""
@@ -139,42 +210,12 @@ def build(app):
         return gr.update(choices=labels), gr.update(choices=[NONE] + labels[:-1])
 
     def run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=gr.Progress()):
-        no_change = (gr.update(),) * 6
-        try:
-            if not src:
-                raise SRError("upload an image or pick an example photo first")
-            img = service.read_image(src, app.max_pixels)
-            choice_a = app.choice(label_a, cname, cscale, cweights)
-            scale = service.build_scale(choice_a, free_scale if choice_a.arbitrary else None)
-            picks = [choice_a]
-            if label_b and label_b != NONE:
-                choice_b = app.choice(label_b)
-                service.build_scale(choice_b, scale)  # same scale or a clear message
-                picks.append(choice_b)
-            degrade = mode == DEGRADE
-            hr, _, results = service.compare(picks, img, scale, degrade_first=degrade, path=src,
-                                             progress=lambda f, text: progress(f, desc=text),
-                                             max_memory_mb=app.max_memory_mb, max_pixels=app.max_pixels)
-            protocol = [service.protocol_line(scale, r.name, max_memory_mb=app.max_memory_mb)
-                        for r in results] if degrade else []
-            progress(1.0, desc="writing the PNGs")
-            out_dir = app.new_results_dir()
-            stem = os.path.splitext(os.path.basename(src))[0]
-            files = [service.save_png(r.image, os.path.join(out_dir, f"{stem}_{_safe(r.name)}_x{scale:g}.png"))
-                     for r in results]
-            if degrade:
-                files.append(service.save_png(hr, os.path.join(out_dir, f"{stem}_original.png")))
-            previews = [service.preview(r.image) for r in results]
-            state = {"images": [(r.name, r.image) for r in results] + ([("original", hr)] if degrade else []),
-                     "preview_hw": previews[0].shape[:2]}
-            status = (f"**x{scale:g}**, {'degraded then restored' if degrade else 'upscaled'} on "
-                      f"{paddle.device.get_device()}.\n\n" + _table(results, degrade, protocol))
-            return (status, previews[0], previews[1], previews[2] if len(previews) > 2 else None, files, state)
-        except SRError as e:
-            return (warn(e),) + no_change[1:]
-        except Exception as e:  # noqa: BLE001 - the page shows one line; the server log keeps the traceback
-            traceback.print_exc()
-            return (warn(f"unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}"),) + no_change[1:]
+        out = app.run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=progress)
+        if out.state is None:
+            gr.Warning(out.status[len("**Error:** "):])
+        # each panel carries the name of what it shows; a failed run empties them (and the downloads)
+        panels = [gr.update(value=p[1], label=p[0]) if p else gr.update(value=None) for p in out.panels]
+        return (out.status, *panels, out.files, out.state)
 
     def update_zoom(state, cx, cy, frac):
         if not state:
@@ -222,7 +263,7 @@ def build(app):
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="status")
                 with gr.Row():
-                    out_bic = gr.Image(label="Bicubic (MATLAB)", interactive=False, elem_id="out-bicubic",
+                    out_bic = gr.Image(label=BICUBIC_LABEL, interactive=False, elem_id="out-bicubic",
                                        format="png")
                     out_a = gr.Image(label="Model", interactive=False, elem_id="out-a", format="png")
                     out_b = gr.Image(label="Second model", interactive=False, elem_id="out-b", format="png",
@@ -265,18 +306,43 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.max_pixels < 1:
         raise SRError(f"--max-pixels must be >= 1, got {args.max_pixels}")
-    _import_gradio()  # a missing Gradio is one line, before Paddle and the models load
-    from .engine import use_device
+    root = tempfile.mkdtemp(prefix="paddle_sr_app_")
+    # Gradio's copies of uploads and results go there too (unless the user chose a folder), so stopping
+    # the app leaves no temporary folder behind. Set before Gradio is imported: it reads the variable then.
+    os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(root, "gradio"))
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill`: clean up as after Ctrl-C
+    try:
+        _import_gradio()  # a missing Gradio is one line, before Paddle and the models load
+        from .engine import use_device
 
-    device = use_device(args.device)
-    app = App(args.output, args.max_pixels, args.max_memory)
-    demo = build(app)
-    print(f"paddle_sr app on {device}; {len(app.choices)} model(s) found "
-          f"(run folders in {args.output}/, official checkpoints cached or in PADDLE_SR_WEIGHTS)", flush=True)
-    demo.queue(default_concurrency_limit=1)  # one run at a time: one model in memory
-    demo.launch(server_name=args.server_name, server_port=args.port, share=args.share, show_error=True,
-                allowed_paths=[app.results_root], max_file_size=f"{max(args.max_pixels * 8 // 2 ** 20, 50)}mb")
+        _warn_weights_env()
+        device = use_device(args.device)
+        app = App(args.output, args.max_pixels, args.max_memory, root=root)
+        demo = build(app)
+        print(f"paddle_sr app on {device}; {len(app.choices)} model(s) found "
+              f"(run folders in {args.output}/, official checkpoints cached or in PADDLE_SR_WEIGHTS)", flush=True)
+        demo.queue(default_concurrency_limit=1)  # one run at a time: one model in memory
+        demo.launch(server_name=args.server_name, server_port=args.port, share=args.share, show_error=True,
+                    allowed_paths=[app.results_root], max_file_size=f"{max(args.max_pixels * 8 // 2 ** 20, 50)}mb")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"removed the app's temporary folder {root}", flush=True)
     return 0
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _warn_weights_env():
+    """A mistyped ``$PADDLE_SR_WEIGHTS`` would only make official checkpoints missing from the list: say so."""
+    from .pretrained import weights_env
+
+    try:
+        weights_env()
+    except SRError as e:
+        print(f"warning: {e}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -220,6 +220,12 @@ def format_table(rows):
 
 
 def write_csv(rows, path):
+    from .checkpoint import atomic_write
+
+    atomic_write(path, lambda tmp: _write_csv(rows, tmp), ".csv")
+
+
+def _write_csv(rows, path):
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
@@ -240,7 +246,14 @@ def main(argv=None):
     p.add_argument("--no-runtime", action="store_true", help="parameters/FLOPs/activations only")
     p.add_argument("--device", default=None, help="paddle device, e.g. cpu or gpu:0 (default: Paddle's)")
     p.add_argument("--csv", default=None, help="also write the rows to this CSV file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     args = p.parse_args(argv)
+    if args.csv:  # before minutes of measuring
+        from .checkpoint import check_writable, refuse_existing
+
+        check_writable(args.csv, "--csv file")
+        if not args.force:
+            refuse_existing([args.csv], "--force", "another --csv")
     if args.device:
         paddle.set_device(args.device)
     names = args.models or models.names()

@@ -17,9 +17,13 @@ def _umask_mode():
     return 0o666 & ~umask
 
 
-def atomic_write(path, write, suffix=""):
+def atomic_write(path, write, suffix="", replace=True):
     """Call ``write(tmp_path)``, fsync, give the file normal umask permissions, then ``os.replace`` it
     over ``path``: readers see the old file or the whole new one, never a torn one.
+
+    ``replace=False`` (a tool without ``--force``): the last step is a hard link, which fails when ``path``
+    exists, so a file that another process wrote meanwhile (two ``predict`` runs into one folder) is never
+    replaced: SRError, the other file kept. (File systems without hard links: a check, then the rename.)
 
     ``mkstemp`` creates files 0600; left so, outputs in shared folders would be unreadable to others,
     so the temporary file gets ``0666 & ~umask`` (what ``open(path, 'w')`` would give) before the rename.
@@ -38,7 +42,10 @@ def atomic_write(path, write, suffix=""):
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _place_new(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -47,6 +54,25 @@ def atomic_write(path, write, suffix=""):
             raise OSError(e.errno, e.strerror or str(e), path) from None
         raise
     return path
+
+
+def _place_new(tmp, path):
+    import errno
+
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise SRError(f"{path} was written by another process while this one worked (two runs into one output "
+                      f"folder?); it is kept. Pass --force to overwrite outputs") from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+        if os.path.exists(path):  # no hard links here: as close as a rename gets
+            raise SRError(f"{path} was written by another process while this one worked; it is kept. Pass "
+                          f"--force to overwrite outputs") from None
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)
 
 
 def atomic_save(obj, path):
@@ -97,6 +123,15 @@ def check_writable(path, what="output", folder=False):
         raise SRError(f"cannot write {what} {path}: {os_error_message(e)}") from None
 
 
+def refuse_existing(paths, how="--force", other="another path"):
+    """SRError naming the outputs that exist already (the suite's one overwrite rule: a tool never replaces
+    a file unless told, ``how`` = the option or argument that tells it); checked before any work."""
+    existing = [os.fspath(p) for p in paths if os.path.exists(p)]
+    if existing:
+        more = f" (and {len(existing) - 1} more output(s))" if len(existing) > 1 else ""
+        raise SRError(f"{existing[0]}{more} already exists; pass {how} to overwrite it, or choose {other}")
+
+
 def read_state_dict(path):
     """``paddle.load`` with SRError for a missing or unreadable file."""
     path = os.fspath(path)
@@ -110,7 +145,20 @@ def read_state_dict(path):
                       f"saved by paddle.save? Official PyTorch .pth files need `python -m paddle_sr.convert`") from None
     if not isinstance(state, dict):
         raise SRError(f"{path} holds a {type(state).__name__}, not a state dict of weights")
+    if is_training_state(state):
+        folder = os.path.dirname(os.path.abspath(path))
+        have = [f for f in ("Best.pdparams", "Model.pdparams") if os.path.isfile(os.path.join(folder, f))]
+        beside = (f"; beside it: {', '.join(os.path.join(folder, f) for f in have)}" if have
+                  else "; the run writes them at its first checkpoint")
+        raise SRError(f"{path} is a training state file ({STATE}: optimizer, iteration, RNG, used to resume "
+                      f"training), not weights; pass the run's Best.pdparams (best validation PSNR) or "
+                      f"Model.pdparams (latest){beside}")
     return state
+
+
+def is_training_state(state):
+    """True for the dict ``write_checkpoint`` saves as ``state.pdstate`` (not a weights file)."""
+    return isinstance(state, dict) and {"iteration", "rng", "model", "optimizer"} <= set(state)
 
 
 def check_state_dict(model, state, source="checkpoint"):
@@ -241,6 +289,130 @@ def open_run(cfg):
             raise SRError(f"{run_dir} holds {f} but no {STATE}; it is not a run this tool can resume and it is "
                           f"left untouched. Pick another folder with --run=NAME")
     return run_dir, None
+
+
+LOCK = "train.lock"
+
+
+def _process_start(pid):
+    """A process's start time (clock ticks since boot, /proc), or None where /proc cannot tell: with the pid
+    it names one process, so a pid reused by an unrelated process is not taken for the lock's owner."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid, start):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    now = _process_start(pid)
+    return start is None or now is None or now == start
+
+
+class RunLock:
+    """``train.lock`` in a run folder while a training writes it: JSON with the owner's pid, host, process start
+    time and the time it started. ``acquire`` (``with RunLock(run_dir):``) refuses a folder that another live
+    training holds (SRError, exit 2), takes over a stale lock (a pid on this host that no longer runs: a killed
+    training) with a note, and refuses a lock from another host with how to remove it (its process cannot be
+    checked from here). The lock is created with O_EXCL and a stale one is first renamed away, so of two
+    trainings racing for one folder exactly one gets it. ``release`` removes it when it is still this process's.
+    """
+
+    def __init__(self, run_dir):
+        import socket
+
+        self.run_dir, self.path = run_dir, os.path.join(run_dir, LOCK)
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.held = self.made_dir = False
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def _describe(self, owner):
+        return (f"pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('started', '?')}"
+                if isinstance(owner, dict) else "an unreadable lock")
+
+    def acquire(self):
+        import json
+        import time
+
+        if not os.path.isdir(self.run_dir):
+            os.makedirs(self.run_dir)
+            self.made_dir = True
+        me = {"pid": self.pid, "host": self.host, "start": _process_start(self.pid),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                self._handle_existing()
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return
+        raise SRError(f"{self.run_dir} is being claimed by another training at this moment ({self.path}); "
+                      f"wait for it, or pick another --run=NAME")
+
+    def _handle_existing(self):
+        import json
+
+        try:
+            with open(self.path) as f:
+                owner = json.load(f)
+            pid = int(owner["pid"])
+        except FileNotFoundError:
+            return  # released meanwhile: try again
+        except (OSError, ValueError, KeyError, TypeError):
+            owner, pid = None, None
+        if owner is not None and owner.get("host") != self.host:
+            raise SRError(f"{self.run_dir} is locked by a training on another machine ({self._describe(owner)}; "
+                          f"{self.path}), which cannot be checked from here. If no training writes this folder "
+                          f"any more (that machine crashed or was shut down), delete {self.path} and rerun")
+        if owner is not None and pid != self.pid and _alive(pid, owner.get("start")):
+            raise SRError(f"{self.run_dir} is being written by another training ({self._describe(owner)}); two "
+                          f"trainings in one run folder would overwrite each other's checkpoints. Wait for it to "
+                          f"finish or stop it, or pick another folder with --run=NAME")
+        # Stale: its process is gone (killed, a crashed kernel) or the file is unreadable. Rename it away first:
+        # only one of two trainings doing this at once succeeds, the other finds the new owner's lock.
+        aside = f"{self.path}.stale.{self.pid}"
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        os.remove(aside)
+        why = "no longer runs" if owner is not None else "unreadable"
+        print(f"note: took over the stale lock of {self.run_dir} ({self._describe(owner)}, {why}: a training "
+              f"that was killed)", flush=True)
+
+    def release(self):
+        import json
+
+        if not self.held:
+            return
+        self.held = False
+        try:
+            with open(self.path) as f:
+                mine = json.load(f).get("pid") == self.pid
+            if mine:
+                os.remove(self.path)
+        except (OSError, ValueError, AttributeError):
+            pass
+        if self.made_dir:
+            try:
+                os.rmdir(self.run_dir)  # only when still empty: a run that failed before writing anything
+            except OSError:
+                pass
 
 
 def repair_weights(run_dir, eval_model, at_best):

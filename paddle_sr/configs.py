@@ -55,12 +55,15 @@ class Recipe:
     gamma: float = 0.5                     # lr factor at each milestone
     lr_min: float = 0.0                    # floor of the step schedule (LapSRN's lr_min; 0 = none)
     grad_clip: float = 0.0                 # global-norm clip (0 = off)
+    bias_lr_mult: float = 1.0              # lr (and decay) multiplier of every generator bias, replacing the
+                                           # model's own (Caffe lr_mult, MatConvNet learningRate; 1 = the model's)
     ema: float = 0.0                       # EMA decay of the weights, e.g. 0.999 (0 = off)
     # --- losses
     pixel_loss: str = "l1"                 # l1 | mse | charbonnier | euclidean (MSE / 2, Caffe EuclideanLoss)
     pixel_weight: float = 1.0              # weight of the pixel loss
     y_loss: bool = False                   # pixel loss on BT.601 Y only (Y-channel models)
     loss_reduction: str = "mean"           # mean (per pixel) | sum (Caffe/MatConvNet: per sample, mean over batch)
+                                           # | total (summed over batch too: torch size_average=False)
     loss_range: str = "-1,1"               # pixel loss on the official trainer's range: -1,1 | 0,1 | 0,255
     recursive_alpha_iters: int = 0         # DRCN: recursive-supervision weight 1 -> 0 over N iterations (0 = off)
     perceptual_weight: float = 0.0         # weight of the VGG perceptual loss (0 = off)
@@ -107,15 +110,29 @@ BASE = Recipe()
 # Sec. 5.2: 16 LR patches of 32x32 per batch, Adam (beta1 0.9, beta2 0.999, eps 1e-8), lr 1e-4 halved
 # every 200 epochs, L1 loss. The paper gives no total length; 300 epochs is the default of
 # EDSR-PyTorch, the code base of the authors' PyTorch release. The notebook used LR patch 48 at x4:
-# --patch_size=48.
-RDN = replace(BASE, model="rdn", scale=4, patch_size=32, batch_size=16, lr=1e-4,
-              iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1",
-              loss_range="0,255", trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
+# --patch_size=48. EDSR-PyTorch hands RDN (no mean shift) 0-255 images (src/data/common.py np2Tensor,
+# rgb_range 255): the network computes on [0, 255] (value_range) and the L1 is taken there (loss_range),
+# as tests/test_step_parity_edsr_family.py checks (--model_kwargs replaces the dict: keep
+# "value_range": [0, 255] in it). No warm start: RDN's official x3/x4 are trained from
+# scratch (its UPNet's last conv changes shape with the scale, which EDSR-PyTorch's --pre_train rejects).
+RDN = replace(BASE, model="rdn", scale=4, model_kwargs=dict(value_range=(0, 255)), patch_size=32, batch_size=16,
+              lr=1e-4, iterations=300 * EPOCH, milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5,
+              pixel_loss="l1", loss_range="0,255",
+              trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py (RDN is in its model zoo)")
 
 # EDSR (Lim et al., CVPRW 2017, arXiv:1707.02921) Sec. 4.2: 48x48 LR patches, batch 16, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 updates, L1 (Sec. 3.3); EDSR-PyTorch 300 epochs.
-# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2):
+# EDSR-PyTorch src/option.py (--decay 200, --gamma 0.5, --epochs 300, --loss 1*L1, --rgb_range 255) and
+# src/utility.py (MultiStepLR stepped after each epoch of test_every 1000 batches): the lr halves from
+# iteration 200,001 on (tests/test_step_parity_edsr_family.py, test_the_schedule_...).
+# x3/x4 start from the trained x2 model (Sec. 3.2 / 4.2; src/demo.sh --pre_train); opt-in here, as
+# option.py's --pre_train default is none:
 #   --init_from=output/edsr_x2/Best.pdparams --init_partial=true
+# which leaves random exactly what --pre_train (src/model/edsr.py load_state_dict) does: x4 the second x2
+# upsampler stage (tail.0.2), x3 the x3 stage (tail.0.0); one difference, a shape mismatch outside the
+# upsampler is skipped (and listed) where the official code stops. Kept on purpose: patches are drawn with
+# replacement, not in epochs over DIV2K; and old EDSR-PyTorch's skip of exploding batches (see RCAN) is not
+# reproduced.
 EDSR = replace(BASE, model="edsr", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=300 * EPOCH,
                milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
                trainer="sanghyun-son/EDSR-PyTorch: src/trainer.py")
@@ -123,7 +140,15 @@ EDSR_BASELINE = replace(EDSR, model="edsr_baseline")
 
 # RCAN (Zhang et al., ECCV 2018, arXiv:1807.02758) Sec. 4.1: 16 LR patches of 48x48, Adam
 # (0.9, 0.999, 1e-8), lr 1e-4 halved every 2x10^5 iterations, L1. The RCAN code trains 1000 epochs
-# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR.
+# (seed notes: "1000 epochs reproduce the paper"); x3/x4 from the x2 model via --pre_train, as EDSR
+# (RCAN_TrainCode/code/TrainRCAN_scripts.sh): --init_from=output/rcan_x2/Best.pdparams --init_partial=true
+# (the same tensors left random as rcan.py's load_state_dict; opt-in). Official trainer
+# (RCAN_TrainCode/code/trainer.py, utility.py, option.py): L1 on [0, 255] (rgb_range 255), mean shifts
+# trained (model/common.py), StepLR(lr_decay 200, gamma 0.5) stepped at the start of each epoch, which
+# under the authors' PyTorch 0.4.0 halves from iteration 200,001 (under PyTorch >= 1.1 one epoch early).
+# Kept on purpose: the trainer skips a batch whose loss is >= skip_threshold (1e6) x the previous epoch's
+# mean -- every NaN batch included; here every finite batch is taken and a non-finite loss stops the run
+# with an error (tests/test_step_parity_edsr_family.py, test_exploding_batches_...); patches with replacement.
 RCAN = replace(BASE, model="rcan", scale=4, patch_size=48, batch_size=16, lr=1e-4, iterations=1000 * EPOCH,
                milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
                train_mean_shift=True, trainer="yulunzhang/RCAN: RCAN_TrainCode/code/trainer.py")
@@ -188,10 +213,16 @@ RLFN_NTIRE = replace(RLFN, model="rlfn_ntire")
 # LIIF (Chen et al., CVPR 2021, arXiv:2012.09161) Sec. 4.1 / official train_rdn-liif.yaml: 48x48 LR
 # inputs, scale ~ U(1, 4), 2304 sampled query pixels, batch 16, Adam lr 1e-4, 1000 epochs halved every
 # 200 (an epoch = 800 DIV2K images x 20 repeats / 16 = 1000 iterations), L1. Encoder: --model=liif (RDN)
-# or --model=liif_edsr_baseline. ``scale`` is the validation scale.
+# or --model=liif_edsr_baseline. ``scale`` is the validation scale. The step is train_liif.py's: L1 on
+# inp/gt normalised by data_norm (sub 0.5, div 0.5), i.e. on the suite's own [-1, 1] (loss_range '-1,1');
+# Adam(lr=1e-4) with torch's defaults (utils.make_optimizer); MultiStepLR([200, 400, 600, 800], 0.5)
+# stepped after each epoch, so epoch 201 = iteration 200,001 is the first at 5e-5 (milestone 200,000 here).
+# Kept on purpose: the wrapper's LR is MATLAB bicubic (official: PIL via torchvision's resize), and
+# images are drawn with replacement, not in epochs (data.LiifPatchDataset). No warm start (none in the code).
 LIIF = replace(BASE, model="liif", scale=4, patch_size=48, batch_size=16, lr=1e-4,
                iterations=1000 * EPOCH, milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1",
-               scale_min=1.0, scale_max=4.0, sample_q=2304)
+               loss_range="-1,1", scale_min=1.0, scale_max=4.0, sample_q=2304,
+               trainer="yinboc/liif: train_liif.py + configs/train-div2k/train_rdn-liif.yaml")
 
 # The demo (`make demo`): a small RDN (G0=16, D=4, C=3, G=16; ~0.08 M parameters) at x2 on the embedded
 # photos, sized to beat bicubic within a few minutes on a 2-core CPU. A higher lr than the paper's
@@ -216,9 +247,15 @@ DEMO = replace(BASE, model="rdn", scale=2,
 # model's ParamAttr multiplier 0.1); Sec. 3.3: SGD with the update Delta = 0.9 Delta - eta dL/dW
 # (momentum 0.9; UNVERIFIED — the porting helper proposed 0). Loss: MSE (Sec. 3.3), in the Caffe code an
 # EuclideanLoss (sum / 2N). Batch 128 (Caffe prototxt) and 8e8 backprops = 6.25M iterations: UNVERIFIED.
+# The authors' trainer is Caffe (the SRCNN training code on their project page, not on GitHub and not read
+# here); with a fixed lr Caffe's SGD equals Paddle's momentum SGD (tests/test_step_parity_caffe.py). Its
+# SRCNN_net.prototxt, as quoted in full by a PyCaffe tutorial (T. Allam, 2016; not the authors' file), gives
+# every bias lr_mult 0.1 and conv3's weights 0.1: ``bias_lr_mult`` 0.1 with the model's 0.1 on conv3. Not
+# reproduced: that prototxt's unpadded convolutions (the loss on the central 21x21 of a 33x33 sub-image;
+# here 'same' padding, the loss on all of it). No step-parity test: no public official training code.
 SRCNN = replace(BASE, model="srcnn", scale=3, patch_size=11, batch_size=128, optimizer="sgd", momentum=0.9,
                 lr=1e-4, iterations=6_250_000, milestones=(), pixel_loss="euclidean", loss_reduction="sum",
-                loss_range="0,1", y_loss=True)
+                loss_range="0,1", y_loss=True, bias_lr_mult=0.1)
 
 # ESPCN (Shi et al., CVPR 2016, arXiv:1609.05158), x3, Y channel. Sec. 3.2: HR sub-images of 17r
 # (LR 17), MSE (Eq. 4, a per-pixel mean), lr 0.01 decreasing to 1e-4 when the cost stops improving —
@@ -230,13 +267,19 @@ ESPCN = replace(BASE, model="espcn", scale=3, patch_size=17, batch_size=16, opti
 
 # VDSR (Kim et al., CVPR 2016, arXiv:1511.04587), Y channel. Sec. 4.1 (UNVERIFIED): 41x41 HR patches
 # (LR 10 at x4), batch 64, SGD momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 every 20 epochs,
-# 80 epochs; loss 1/2 ||r - f(x)||^2 (Sec. 3.1, Euclidean, MatConvNet sum). Its adjustable gradient
-# clipping (each gradient to [-theta/lr, theta/lr]) is approximated by the global-norm clip 0.4 of the
-# PyTorch port twtygqyy/pytorch-vdsr. The paper trains one model on x2, x3 and x4 together; this
-# recipe trains one scale (--scale).
+# 80 epochs; loss 1/2 ||r - f(x)||^2 (Sec. 3.1, Euclidean, MatConvNet sum). The authors' MatConvNet
+# training code is not public; the step followed is the PyTorch port twtygqyy/pytorch-vdsr
+# ``main_vdsr.py`` run with the paper's numbers (--batchSize 64 --step 20 --nEpochs 80): SGD(momentum
+# 0.9, weight_decay 1e-4), ``nn.MSELoss(size_average=False)`` -- summed over the pixels AND the batch,
+# on Y in [0, 1] (pixel_loss 'mse', loss_reduction 'total', loss_range '0,1') -- then ``clip_grad_norm``
+# 0.4 (global norm; the paper's adjustable clipping, each gradient to [-theta/lr, theta/lr], is not
+# what the port does) and torch's weight decay added after the clip; lr 0.1 * 0.1 ** ((epoch - 1) //
+# step) set at each epoch's start (first 0.01 iteration: 20 * EPOCH + 1 here). The paper trains one
+# model on x2, x3 and x4 together; this recipe trains one scale (--scale). No warm start.
 VDSR = replace(BASE, model="vdsr", scale=4, patch_size=10, batch_size=64, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.1, iterations=80 * EPOCH, milestones=every(20 * EPOCH, 80 * EPOCH),
-               gamma=0.1, grad_clip=0.4, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True)
+               gamma=0.1, grad_clip=0.4, pixel_loss="mse", loss_reduction="total", loss_range="0,1", y_loss=True,
+               trainer="twtygqyy/pytorch-vdsr: main_vdsr.py (the authors' MatConvNet trainer is not public)")
 
 # DRCN (Kim et al., CVPR 2016, arXiv:1511.04491), x2, Y channel. Sec. 3.3: recursive supervision
 # L = alpha/(2DN) sum_d ||y - y_d||^2 + (1 - alpha)/(2N) ||y - y_hat||^2 + beta ||W||^2 — the
@@ -252,21 +295,37 @@ DRCN = replace(BASE, model="drcn", scale=2, patch_size=20, batch_size=64, optimi
 # DRRN B1U25 (Tai et al., CVPR 2017), x4, Y channel. Official Caffe solver / prototxt
 # (tyshiwo/DRRN_CVPR17, as read by the porting helper): 31x31 patches (LR 8 at x4), batch 128, SGD lr 0.1
 # momentum 0.9 weight decay 1e-4, lr halved every 65,360 iterations, clip_gradients 0.01 (Caffe: a
-# global-norm clip), EuclideanLoss; the released model is the 660,136-iteration snapshot.
+# global-norm clip), EuclideanLoss; the released model is the 660,136-iteration snapshot. Re-read in
+# ``caffe_files/DRRN_B1U25_52C128/DRRN_B1U25_52C128_solver.prototxt`` (base_lr 0.1, momentum 0.9,
+# weight_decay 1e-4, lr_policy step, gamma 0.5, stepsize 65360, clip_gradients 0.01) and ``_train.prototxt``
+# (HDF5 31x31 Y patches of x2/x3/x4 together, batch 128; conv bias lr_mult 0.1 = the model's ParamAttr).
+# Caffe's "step" policy uses the completed-iteration count, so iteration 65,361 is the first at 0.05 (as
+# the milestones here). Kept on purpose, pinned in tests/test_step_parity_caffe.py: Caffe's SGD keeps the lr
+# inside its momentum history (V = 0.9 V + lr g; w -= V), Paddle's outside (v = 0.9 v + g; w -= lr v):
+# identical while the lr is constant; at each halving Caffe's update still carries the old lr's history
+# (decaying by 0.9 per step); BN running statistics as models/drrn.py says; one scale per run. No step-
+# parity test: the authors' trainer is Caffe (no re-typed reference of its BatchNorm statistics here).
 DRRN = replace(BASE, model="drrn", scale=4, patch_size=8, batch_size=128, optimizer="sgd", momentum=0.9,
                weight_decay=1e-4, lr=0.1, iterations=660_136, milestones=every(65_360, 660_136), gamma=0.5,
-               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True)
+               grad_clip=0.01, pixel_loss="euclidean", loss_reduction="sum", loss_range="0,1", y_loss=True,
+               trainer="tyshiwo/DRRN_CVPR17: caffe_files/DRRN_B1U25_52C128/*_solver.prototxt (Caffe SGDSolver)")
 
 # LapSRN (Lai et al., CVPR 2017, arXiv:1704.03915), x4, Y channel, official phoenix104104/LapSRN
 # ``init_LapSRN_opts.m`` (read): HR patches 128 (LR 32 at x4), batch 64, lr 1e-5 halved every 50
 # epochs down to lr_min 1e-6, 1000 epochs of 100 batches (= 100,000 iterations), weight decay 1e-4,
 # MatConvNet SGD (momentum 0.9, its default); loss (``vllab_nn_L1_loss.m``) Charbonnier
 # sqrt(d^2 + 1e-6) summed over pixels at EVERY level (weight 1 each), targets ``imresize(HR, 1/2^k)``
-# (``getBatch_LapSRN.m``) — ``losses.pyramid_targets``. Not reproduced: its random 0.5-1.0 rescaling
-# of the training images; MatConvNet's 0.1x bias learning rate.
+# (``getBatch_LapSRN.m``) — ``losses.pyramid_targets``. The step is ``vllab_cnn_train_dag.m``'s
+# ``accumulateGradients`` (MatConvNet's SGD: state = 0.9 state - (der / batch + decay w), w += lr x
+# learningRate x state -- the same update as Paddle's / torch's momentum SGD), with the learningRate 0.1
+# that ``init_LapSRN_model.m`` gives every bias (``bias_lr_mult``); the lr of epoch e is
+# ``learning_rate_policy.m``'s (halved every 50 epochs = 5,000 iterations, floored at 1e-6). Not
+# reproduced (kept on purpose): its random 0.5-1.0 rescaling of the training images; patches drawn with
+# replacement. No warm start (the x8 model trains from scratch).
 LAPSRN = replace(BASE, model="lapsrn", scale=4, patch_size=32, batch_size=64, optimizer="sgd", momentum=0.9,
                  weight_decay=1e-4, lr=1e-5, lr_min=1e-6, iterations=100_000, milestones=every(5_000, 100_000),
-                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", loss_range="0,1", y_loss=True)
+                 gamma=0.5, pixel_loss="charbonnier", loss_reduction="sum", loss_range="0,1", y_loss=True,
+                 bias_lr_mult=0.1, trainer="phoenix104104/LapSRN: train_LapSRN.m + vllab_cnn_train_dag.m")
 
 # ESRGAN (Wang et al., ECCVW 2018, arXiv:1809.00219), x4, two stages. Stage 1, PSNR-oriented RRDBNet
 # (Sec. 4.1): HR 128 (LR 32), batch 16, Adam (0.9, 0.999), lr 2e-4 halved every 2e5 updates, L1; the
@@ -300,8 +359,13 @@ ESRGAN = replace(ESRGAN_PSNR, lr=1e-4, d_lr=1e-4, iterations=400 * EPOCH,
 # EDSR-PyTorch "identical to EDSR baseline model settings" — 16 LR patches of 48x48, Adam, L1, 300
 # epochs halved every 200; lr 1e-3 (weight normalisation allows a 10x larger rate; Sec. 4 / official
 # issue #31, as read by the porting helper).
+# The model normalises 0-255 input itself ((x - 255 mean) / 127.5) and EDSR-PyTorch takes the L1 on
+# [0, 255] (rgb_range 255): loss_range 0,255. The EDSR-PyTorch of that commit is the 2018 trainer RCAN
+# copied (StepLR stepped at each epoch's start, batch skip): tests/reference/rcan_train_torch.py. Weight
+# normalisation changes nothing here: Adam updates weight_g / weight_v as torch does (step-parity test).
 WDSR_A = replace(BASE, model="wdsr_a", scale=2, patch_size=48, batch_size=16, lr=1e-3, iterations=300 * EPOCH,
-                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1")
+                 milestones=every(200 * EPOCH, 300 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+                 trainer="JiahuiYu/wdsr_ntire2018: README (EDSR-PyTorch@95f0571 src/trainer.py)")
 WDSR_B = replace(WDSR_A, model="wdsr_b")
 
 # SwinIR classical SR (Liang et al., ICCVW 2021, arXiv:2108.10257), x2, KAIR
@@ -328,9 +392,15 @@ SWINIR_LIGHT = replace(SWINIR, model="swinir_light", patch_size=64, batch_size=6
                                "options/swinir/train_swinir_sr_lightweight.json")
 
 # SAN (Dai et al., CVPR 2019), x4. Sec. 4.1 (UNVERIFIED): 8 LR patches of 48x48, Adam (0.9, 0.99, 1e-8),
-# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on.
+# lr 1e-4 halved every 200 epochs, L1; 1000 epochs as RCAN, whose code it is built on. The official
+# daitao/SAN TrainCode is RCAN's trainer (trainer.py, utility.py: StepLR at each epoch's start, batch skip);
+# its option.py confirms Adam beta2 0.99 and eps 1e-8 and takes the L1 on [0, 255] (rgb_range 255:
+# loss_range 0,255), and its MeanShift (model/common.py, ``self.requires_grad = False`` on the module) trains,
+# as RCAN's: train_mean_shift. Its option.py defaults differ from the paper, kept here: batch 16,
+# lr x0.6 every 50 epochs, 3000 epochs (TrainSAN_scripts.sh passes none of them).
 SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, beta2=0.99, iterations=1000 * EPOCH,
-              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1")
+              milestones=every(200 * EPOCH, 1000 * EPOCH), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+              train_mean_shift=True, trainer="daitao/SAN: TrainCode/trainer.py")
 
 # IGNN (Zhou et al., NeurIPS 2020, arXiv:2006.16673). Graph embedding: ImageNet VGG19 conv1_1-conv1_2,
 # frozen (supplementary Sec. A.1) -> vgg_weights='imagenet' (cache/download; offline pass
@@ -340,18 +410,26 @@ SAN = replace(BASE, model="san", scale=4, patch_size=48, batch_size=8, lr=1e-4, 
 # effectively one epoch early (150k/310k/470k/630k) because the official train.py steps the scheduler
 # before the epoch - L1 loss, flips + rot90, Kaiming-normal x 0.1 init (in the model). Not reproduced:
 # RandomColorChannel (RGB permutation, p = 0.2). x2: --scale=2 --patch_size=80; x3: --scale=3 --patch_size=66.
+# The official runner.py leaves Normalize commented out: images, son and L1 (losses/losses.py pixelLoss) on
+# [0, 255] (loss_range 0,255); mean shifts frozen (models/submodules.py MeanShift). Step parity:
+# tests/test_step_parity_edsr_family.py::test_ignn_takes_the_official_steps.
 IGNN = replace(BASE, model="ignn", scale=4, model_kwargs=dict(vgg_weights="imagenet"), patch_size=40,
                batch_size=2, lr=1e-4, beta1=0.9, beta2=0.999, iterations=800_000,
-               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1")
+               milestones=(150_000, 310_000, 470_000, 630_000), gamma=0.5, pixel_loss="l1", loss_range="0,255",
+               trainer="sczhou/IGNN: core/train.py")
 
 # IMDN (Hui et al., ACM MM 2019, arXiv:1909.11856), x2, official ``train_IMDN.py`` defaults and
 # ``data/DIV2K.py`` / ``data/common.py`` (read): HR patch 192 (``--patch_size`` is the output patch:
 # LR 96 at x2; x3: --scale=3 --patch_size=64, x4: --scale=4 --patch_size=48), batch 16, Adam lr 2e-4
 # (torch defaults 0.9 / 0.999 / 1e-8), L1, 8-way flips/transposes, 1000 epochs of 1000 iterations
 # (test_every 1000: 800 images x 20 repeats / 16), lr x0.5 at ``epoch // 200`` with epochs counted from
-# 1 - so one epoch early: 199k, 399k, ... as ``utils.adjust_learning_rate`` does. Inputs on [0, 1].
+# 1 - so one epoch early: 199k, 399k, ... as ``utils.adjust_learning_rate`` does. Inputs on [0, 1]
+# (``--rgb_range 1``, ``np2Tensor``), so ``nn.L1Loss`` is on [0, 1]: loss_range '0,1' (Adam's epsilon
+# acts as in the official step). No warm start (``--pretrained`` defaults to none). Kept on purpose:
+# patches drawn with replacement, not in epochs; the suite's LR is MATLAB bicubic of the crop.
 IMDN = replace(BASE, model="imdn", scale=2, patch_size=96, batch_size=16, lr=2e-4, iterations=1000 * EPOCH,
-               milestones=tuple(k * 200 * EPOCH - EPOCH for k in range(1, 6)), gamma=0.5, pixel_loss="l1")
+               milestones=tuple(k * 200 * EPOCH - EPOCH for k in range(1, 6)), gamma=0.5, pixel_loss="l1",
+               loss_range="0,1", trainer="Zheng222/IMDN: train_IMDN.py")
 
 # CARN / CARN-M (Ahn et al., ECCV 2018, arXiv:1803.08664), official README training command and
 # ``carn/train.py`` / ``solver.py`` / ``dataset.py`` (read): LR patch 64 (``random_crop`` crops the LR),
@@ -360,8 +438,15 @@ IMDN = replace(BASE, model="imdn", scale=2, patch_size=96, batch_size=16, lr=2e-
 # official multi-scale training (``--scale 0``: each batch at a random scale in {2, 3, 4}, one shared
 # body, the upsampler of that scale); a run here trains one scale (--scale), whose branch is the only
 # trainable upsampler (see models/carn.py). CARN-M is the README's ``--group 4``.
+# The step is ``solver.py`` ``Solver.fit``: L1 on ``ToTensor()`` images, [0, 1] (loss_range '0,1': the
+# clip threshold 10 and Adam's epsilon act on the official gradient scale); ``clip_grad_norm`` (global
+# norm) before ``step``; the lr is set AFTER each step from the step count before its increment,
+# ``lr * 0.5 ** (step // decay)``, so the first halved batch is step 400,002 (milestone 400,001 here).
+# Kept on purpose: the official loop runs to the end of the epoch in which step exceeds max_steps
+# (600,012 steps with 800 images / 64); patches drawn with replacement. No warm start in the code.
 CARN = replace(BASE, model="carn", scale=4, patch_size=64, batch_size=64, lr=1e-4, iterations=600 * EPOCH,
-               milestones=(400 * EPOCH,), gamma=0.5, grad_clip=10.0, pixel_loss="l1")
+               milestones=(400 * EPOCH + 1,), gamma=0.5, grad_clip=10.0, pixel_loss="l1", loss_range="0,1",
+               trainer="nmhkahn/CARN-pytorch: carn/solver.py + carn/train.py (README command)")
 CARN_M = replace(CARN, model="carn_m")
 
 # What each paper trained on, and the default --data: that data set where data_scripts/ fetches it
@@ -515,11 +600,14 @@ def check(cfg):
         raise SRError(f"--ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
     if min(cfg.grad_clip, cfg.max_minutes, cfg.stop_after, cfg.save_every, cfg.save_minutes) < 0:
         raise SRError("--grad_clip, --max_minutes, --stop_after, --save_every and --save_minutes must be >= 0 (0 = off)")
+    if cfg.bias_lr_mult < 0:
+        raise SRError(f"--bias_lr_mult multiplies the biases' learning rate: >= 0, got {cfg.bias_lr_mult}")
     if "/" in cfg.run or cfg.run in (".", ".."):
         raise SRError(f"--run is a folder name inside --output, got {cfg.run!r}")
     if not cfg.val_data:
         raise SRError("--val_data needs at least one validation set")
-    choices = {"val_gray": ("matlab", "basicsr"), "optimizer": ("adam", "sgd"), "loss_reduction": ("mean", "sum"),
+    choices = {"val_gray": ("matlab", "basicsr"), "optimizer": ("adam", "sgd"),
+               "loss_reduction": ("mean", "sum", "total"),
                "loss_range": ("-1,1", "0,1", "0,255"),
                "discriminator": ("srgan", "vgg_style"),
                "perceptual_criterion": ("mse", "l1")}

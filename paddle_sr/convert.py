@@ -135,6 +135,20 @@ def _guess(model_name, scale, state, model_kwargs):
                 continue
             if _fits(m, state):
                 found.append(f"--model {name} --scale {s}")
+    if model_name == "lapsrn":  # the depth per level differs between files (10 at x2/x4, 5 in LapSRN_x8.mat)
+        from .models.lapsrn import layout_of
+
+        layout = layout_of(state)
+        if layout and (layout[1] != model_kwargs.get("depth") or layout[0] != scale):
+            kw = dict(model_kwargs, depth=layout[1])
+            try:
+                with paddle.LazyGuard():
+                    fits = _fits(models.create("lapsrn", scale=layout[0], **kw), state)
+            except Exception:
+                fits = False
+            hint = f"--model lapsrn --scale {layout[0]} --arg depth={layout[1]}"
+            if fits and not any(f == f"--model lapsrn --scale {layout[0]}" for f in found):
+                found.append(hint)
     return found
 
 

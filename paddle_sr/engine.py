@@ -228,36 +228,61 @@ class InferenceEngine:
             else:
                 config.disable_mkldnn()
         self.mkldnn = bool(mkldnn) and self.device == "cpu"
+        self.cached = False  # from_model: True when the export came from the export cache
         self.predictor = inference.create_predictor(config)
         self._input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self._output_name = self.predictor.get_output_names()[0]
 
     @classmethod
-    def from_model(cls, model, **kwargs):
-        """Export eager ``model`` (weights loaded) to a temporary folder and load it; kwargs as ``__init__``.
+    def from_model(cls, model, cache=True, weights=None, **kwargs):
+        """The predictor of eager ``model`` (weights loaded); kwargs as ``__init__``.
 
-        The predictor reads the files when it is created, so the folder is removed right after.
+        With ``cache`` (the default) the export is looked up in, or written to, the persistent export
+        cache (``paddle_sr.export_cache``: ``$PADDLE_SR_HOME/exports``), so a later process loads it
+        instead of exporting; ``weights``: the model's ``engine_choice.fingerprint`` when the caller has
+        it. Without a cache (``cache=False``, ``PADDLE_SR_EXPORT_CACHE=off``, or a folder that cannot
+        be written) the export goes to a temporary folder, removed once the predictor has read it.
         This is what ``--engine inference`` in predict/evaluate does. Ctrl-C (SIGINT) waits for the export
         to finish and then stops: a KeyboardInterrupt inside Paddle's graph conversion crashed the
         process (segfault) and left its temporary folders behind. A second Ctrl-C stops at once.
         """
         import tempfile
 
+        from . import export_cache
         from .errors import StopSignals
-        from .export import export
+        from . import export as export_module
 
+        facts = None
+        if cache and export_cache.folder() is not None:
+            if weights is None:
+                from .engine_choice import fingerprint
+
+                weights = fingerprint(model)
+            facts = export_cache.facts(model, weights, kwargs.get("device") or default_device())
+            hit = export_cache.lookup(facts)
+            if hit is not None:
+                try:
+                    engine = cls(hit, **kwargs)
+                    engine.cached = True
+                    return engine
+                except Exception:  # noqa: BLE001 - e.g. evicted by another process between the check and the load
+                    pass  # export again (an error that is not the entry's comes back from that attempt)
         hold = StopSignals(signals=(signal.SIGINT,), notice="{name}: stopping once the model export has finished "
                                                             "(a few seconds; send it again to stop at once)")
         hold.install()
         try:
-            with tempfile.TemporaryDirectory(prefix="paddle_sr_export_") as tmp:
-                export(model, tmp)
-                engine = cls(tmp, **kwargs)
+            entry = export_cache.store(model, facts, export_module.export) if facts is not None else None
+            if entry is not None:
+                engine = cls(entry, **kwargs)
+            else:
+                with tempfile.TemporaryDirectory(prefix="paddle_sr_export_") as tmp:
+                    export_module.export(model, tmp)
+                    engine = cls(tmp, **kwargs)
+                engine.folder = None
         finally:
             hold.restore()
         if hold.received is not None:
             raise KeyboardInterrupt
-        engine.folder = None
         return engine
 
     def run(self, lr):
@@ -304,7 +329,7 @@ def current_device():
     return "gpu" if paddle.device.get_device().startswith("gpu") else "cpu"
 
 
-def with_engine(model, engine="eager"):
+def with_engine(model, engine="eager", weights=None):
     """``model`` to run as ``engine``: 'eager' (the layer itself) or 'inference' (exported and run by
     an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU). ``--engine`` of predict/evaluate.
 
@@ -313,4 +338,4 @@ def with_engine(model, engine="eager"):
     """
     if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, InferenceEngine)):
         return model
-    return InferenceEngine.from_model(model, device=current_device())
+    return InferenceEngine.from_model(model, device=current_device(), weights=weights)

@@ -12,7 +12,11 @@
   probe (``inference._facts``). The predicted eager seconds of every call on the same weights are
   added up, and when the sum (this call included) reaches the export cost, the model is exported:
   at most about twice the best choice in hindsight (the ski-rental rule). So one photo through a
-  big model runs exported at once, while the test suite's tiny models stay eager. Kept eager: the
+  big model runs exported at once, while the test suite's tiny models stay eager. An export already
+  in the persistent export cache (``paddle_sr.export_cache``, kept across processes) costs only the
+  predictor's creation (``LOAD_S``), so a new process switches at its first real call; and the sum
+  of predicted eager seconds is kept there too (calls of at least ``SPENT_SHARE`` of the export cost),
+  so one photo per process with RLFN_ntire exports in the second process, not never. Kept eager: the
   GPU (cuDNN is fast already), arbitrary-scale renderers (LIIF) and a model whose export fails
   (one warning, then eager for that model instance, whatever its weights become).
 
@@ -33,6 +37,8 @@ from .errors import SRError
 ENGINE_ENV = "PADDLE_SR_ENGINE"
 EAGER_MACS_PER_S = 5e9  # eager conv throughput measured here: RLFN_ntire 4-10, RCAN 4 GMAC/s (2 cores)
 EXPORT_S = (0.5, 0.012)  # export + predictor: RLFN_ntire (53 sublayers) 1.0 s, RCAN (2443) 29 s
+SPENT_SHARE = 0.05  # a call predicted to take this share of the export cost is remembered across processes
+LOAD_S = (0.1, 0.0028)  # predictor from a cached export (checksums included): RLFN_ntire 0.14 s, RCAN 7 s (load ~2)
 _default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'auto'
 _state = weakref.WeakKeyDictionary()  # model -> _State
 
@@ -45,6 +51,7 @@ class _State:
         self.key = key  # (weights fingerprint, device)
         self.engine = None  # the InferenceEngine, once built
         self.spent = 0.0  # predicted eager seconds run on these weights so far
+        self.cost = None  # predicted seconds to get the engine (export, or load from the export cache)
 
 
 def set_default_engine(name):
@@ -80,9 +87,36 @@ def fingerprint(model):
     return h.hexdigest()
 
 
-def export_seconds(model):
-    """Predicted seconds to export ``model`` and create its predictor."""
-    return EXPORT_S[0] + EXPORT_S[1] * len(model.sublayers())
+def export_seconds(model, weights=None):
+    """Predicted seconds to export ``model`` and create its predictor; with ``weights`` (its fingerprint)
+    and an entry in the export cache (``paddle_sr.export_cache``), only the predictor's creation."""
+    n = len(model.sublayers())
+    if weights is not None and _cached(model, weights):
+        return LOAD_S[0] + LOAD_S[1] * n
+    return EXPORT_S[0] + EXPORT_S[1] * n
+
+
+def _spent_before(model, key):
+    """Predicted eager seconds earlier processes ran on these weights (``export_cache.spent``)."""
+    from . import export_cache
+
+    if export_cache.folder() is None:
+        return 0.0
+    return export_cache.spent(export_cache.facts(model, key[0], key[1]))
+
+
+def _remember_spent(model, key, seconds):
+    from . import export_cache
+
+    if export_cache.folder() is not None:
+        export_cache.remember_spent(export_cache.facts(model, key[0], key[1]), seconds)
+
+
+def _cached(model, weights):
+    from . import export_cache
+    from .engine import current_device
+
+    return export_cache.folder() is not None and export_cache.has(export_cache.facts(model, weights, current_device()))
 
 
 def macs_per_px(model):
@@ -118,12 +152,18 @@ def engine_for(model, engine=None, lr_pixels=0):
     if engine == "auto":
         if model in _failed:  # the layers, not the weights, decide whether it exports
             return model
-        state.spent += eager_seconds(model, lr_pixels)
-        if state.spent < export_seconds(model):
+        if state.cost is None:
+            state.cost = export_seconds(model, key[0])
+            state.spent = _spent_before(model, key)
+        now = eager_seconds(model, lr_pixels)
+        state.spent += now
+        if state.spent < state.cost:
+            if now >= SPENT_SHARE * state.cost:  # worth remembering for the next process
+                _remember_spent(model, key, state.spent)
             return model
     was_training = model.training
     try:
-        state.engine = with_engine(model, "inference")
+        state.engine = with_engine(model, "inference", weights=key[0])
     except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
         if engine == "inference":
             raise

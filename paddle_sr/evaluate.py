@@ -9,10 +9,16 @@ A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB an
 (Y of the replicated RGB; the RLFN paper). ``--model bicubic`` is the bicubic baseline
 (MATLAB ``imresize(lr, s)``), no weights needed.
 
+``--lr-float`` is the MATLAB-era test code's protocol (LapSRN's ``test_LapSRN.m``, and the SRCNN / VDSR /
+DRCN / DRRN scripts): the LR is ``imresize`` of the double image and is fed to the model unrounded,
+where the default rounds it to uint8 as an LR image file would be. The protocol line says
+``LR MATLAB bicubic (double, not rounded)``. ``python -m paddle_sr.reproduce`` scores these models both ways.
+
 Example::
 
     python -m paddle_sr.evaluate --model bicubic --scale 4 --data data/benchmarks/Set5 \\
         data/benchmarks/Set14 data/benchmarks/B100 --out bicubic_x4.json
+    python -m paddle_sr.evaluate --model lapsrn --scale 4 --weights official --lr-float --data data/benchmarks/Set5
 """
 import argparse
 import os
@@ -76,13 +82,14 @@ def protocol_line(p):
             f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
 
 
-def save_png(img, path, compress_level=6):
+def save_png(img, path, compress_level=6, replace=True):
     """Write an HxWx3 uint8 array as PNG atomically (``checkpoint.atomic_write``: temporary file in the
-    same folder, then rename; normal umask permissions). ``compress_level`` 1 is fast for large results."""
+    same folder, then rename; normal umask permissions). ``compress_level`` 1 is fast for large results.
+    ``replace=False``: never replace a file that appeared meanwhile (SRError)."""
     from .checkpoint import atomic_write
 
     return atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG", compress_level=compress_level),
-                        ".png")
+                        ".png", replace=replace)
 
 
 def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):
@@ -171,7 +178,7 @@ def validation_sets(specs, scale, max_size=0):
 
 def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
              tile=None, tile_overlap=None, save_dir=None, float_output=False, progress=True, engine=None,
-             max_memory_mb=None, lr_float=False):
+             max_memory_mb=None, lr_float=False, force=False):
     """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
 
     ``lr_float``: the LR is MATLAB ``imresize`` of the double image, not rounded to uint8 (the test code
@@ -181,7 +188,8 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     the model exported once and run by Paddle Inference, oneDNN on CPU, within 2e-3 of eager on the
     0-255 scale; 'auto' uses it once it pays for the export); tiles and self-ensemble go through it.
     ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
-    ``save_dir`` is checked for writability before any image is processed.
+    ``save_dir`` is checked for writability before any image is processed, and a PNG already there is
+    refused unless ``force`` (``--force``).
 
     Returns ``{"<set>": {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}, "protocol": {...}}``.
     """
@@ -204,10 +212,14 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
         inference_options(tile, tile_overlap, max_memory_mb)  # bad values fail before any work
     sets = [resolve_set(d) for d in data_dirs]
     files = {folder: list_images(folder) for _, folder in sets}  # fail on an empty folder before any work
+    keys = _set_keys(sets)
     if save_dir is not None:
-        from .checkpoint import check_writable
+        from .checkpoint import check_writable, refuse_existing
 
         check_writable(save_dir, "--save-images folder", folder=True)
+        if not force:
+            refuse_existing([_saved_png(save_dir, key, path) for key, (_, folder) in zip(keys, sets)
+                             for path in files[folder]], "--force (force=True)", "another --save-images folder")
     recorded_overlap = tile_overlap
     if tile is not None and tile_overlap is None and model is not None:
         try:  # the overlap the model's tiles get, stated in the protocol (None: "model default")
@@ -222,10 +234,7 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     model = with_engine(model, engine)
     engine = "eager" if model is None else "inference" if isinstance(model, InferenceEngine) else engine
     results = {}
-    for set_name, folder in sets:
-        key, n = set_name, 2
-        while key in results or key == "protocol":
-            key, n = f"{set_name}_{n}", n + 1
+    for key, (set_name, folder) in zip(keys, sets):
         images = {}
         paths = files[folder]
         if progress:
@@ -246,7 +255,7 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
             images[img_name] = {"psnr": p, "ssim": s}
             if save_dir is not None:
                 out = sr if sr.dtype == np.uint8 else np.clip(np.round(sr), 0, 255).astype(np.uint8)
-                save_png(out, os.path.join(os.fspath(save_dir), key, img_name + ".png"))
+                save_png(out, _saved_png(save_dir, key, path), replace=force)
         results[key] = {"psnr": float(np.mean([v["psnr"] for v in images.values()])),
                         "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
     results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
@@ -254,6 +263,21 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
                                    float_output=float_output, engine=engine, max_memory_mb=max_memory_mb,
                                    lr_float=lr_float)
     return results
+
+
+def _set_keys(sets):
+    """The results' key of each (set name, folder): the set's name, ``_2``, ``_3`` ... for repeated names."""
+    keys = []
+    for set_name, _ in sets:
+        key, n = set_name, 2
+        while key in keys or key == "protocol":
+            key, n = f"{set_name}_{n}", n + 1
+        keys.append(key)
+    return keys
+
+
+def _saved_png(save_dir, key, path):
+    return os.path.join(os.fspath(save_dir), key, os.path.splitext(os.path.basename(path))[0] + ".png")
 
 
 def format_table(results):
@@ -296,6 +320,9 @@ def main(argv=None):
     ap.add_argument("--crop", type=int, default=None, metavar="N", help="border to ignore (default: the scale)")
     ap.add_argument("--float", dest="float_output", action="store_true", help="score unrounded SR (LIIF)")
     ap.add_argument("--self-ensemble", action="store_true", help="x8 flips/rotations (the papers' '+' rows)")
+    ap.add_argument("--lr-float", action="store_true",
+                    help="MATLAB-era test protocol: LR = imresize of the double image, fed unrounded (LapSRN's "
+                         "test_LapSRN.m, SRCNN/VDSR/DRRN code); default: LR rounded to uint8")
     ap.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size (bounded memory)")
     ap.add_argument("--tile-overlap", type=int, default=None, metavar="M",
                     help="LR pixels of overlap between tiles (default: the model's own)")
@@ -303,13 +330,16 @@ def main(argv=None):
                     help="tile automatically so one device call stays within MB megabytes")
     ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     ap.add_argument("--engine", choices=ENGINES, default=None, help=ENGINE_HELP)
+    ap.add_argument("--force", action="store_true", help="overwrite an existing --out file and --save-images PNGs")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    from .checkpoint import check_writable
+    from .checkpoint import check_writable, refuse_existing
 
     # Outputs first: a table computed for minutes must not die on an unwritable --out afterwards.
     if args.out:
         check_writable(args.out, "--out file")
+        if not args.force:
+            refuse_existing([args.out], "--force", "another --out")
     if args.save_images:
         check_writable(args.save_images, "--save-images folder", folder=True)
     from .engine import use_device
@@ -319,7 +349,7 @@ def main(argv=None):
     results = evaluate(model, args.scale, args.data, gray=args.gray, y_channel=not args.rgb, crop_border=args.crop,
                        self_ensemble=args.self_ensemble, tile=args.tile, tile_overlap=args.tile_overlap,
                        save_dir=args.save_images, float_output=args.float_output, progress=not args.quiet,
-                       engine=args.engine, max_memory_mb=args.max_memory)
+                       engine=args.engine, max_memory_mb=args.max_memory, force=args.force, lr_float=args.lr_float)
     results["protocol"]["model"] = args.model
     results["protocol"]["weights"] = args.weights
     print(format_table(results))

@@ -2,6 +2,8 @@
 
     python -m paddle_sr.export --model rlfn_ntire --scale 4 --weights rlfn_ntire_x4.pdparams --out export/rlfn_ntire_x4
     python -m paddle_sr.export --weights output/demo_x2/Best.pdparams --out export/demo_x2   # a run's own model
+    python -m paddle_sr.export --cache list      # the persistent export cache (paddle_sr.export_cache)
+    python -m paddle_sr.export --cache clear
 
 writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
 ``OUT/sr_meta.json``. The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
@@ -23,20 +25,23 @@ import paddle
 from paddle.static import InputSpec
 
 from . import models
-from .checkpoint import check_writable, model_for_weights, run_config
+from .checkpoint import check_writable, model_for_weights, refuse_existing, run_config
 from .convert import parse_arg
 from .engine import META_FILE, PREFIX, model_files, use_device
 from .errors import SRError, cli_main
 
 
-def export(model, out, name=None, scale=None):
+def export(model, out, name=None, scale=None, force=False):
     """Save ``model.forward`` as a static graph with dynamic H/W under folder ``out``; returns ``out``.
 
     Files appear all at once (written in a temporary sibling folder, then moved), so a failed
-    export never leaves a half-written model next to an older good one.
+    export never leaves a half-written model next to an older good one. A model already in ``out``
+    is replaced only with ``force`` (``--force``).
     """
     out = os.fspath(out)
     check_writable(out, "export folder", folder=True)
+    if not force:
+        refuse_existing(_model_files_in(out), "--force (force=True)", "another --out folder")
     name = name or getattr(model, "sr_name", type(model).__name__)
     scale = scale if scale is not None else getattr(model, "sr_scale", None)
     model.eval()
@@ -69,6 +74,11 @@ def export(model, out, name=None, scale=None):
     return out
 
 
+def _model_files_in(out):
+    """The files of an exported model that ``export`` would replace in folder ``out``."""
+    return [os.path.join(out, f) for f in (PREFIX + ".json", PREFIX + ".pdmodel", PREFIX + ".pdiparams", META_FILE)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.export", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,13 +86,33 @@ def main(argv=None):
                                                  f"(default: the run's, for weights inside a training run folder)")
     p.add_argument("--scale", type=float, default=None,
                    help="upscaling factor (default: the run's for weights inside a run folder, else 4)")
-    p.add_argument("--weights", required=True, help=".pdparams to export (inside a run folder its config.json "
+    p.add_argument("--cache", choices=("list", "clear"), default=None,
+                   help="list or clear the export cache that engine auto/inference keep across processes "
+                        "($PADDLE_SR_EXPORT_CACHE, default $PADDLE_SR_HOME/exports; size limit "
+                        "$PADDLE_SR_EXPORT_CACHE_MB, default 2048) instead of exporting")
+    p.add_argument("--weights", default=None, help=".pdparams to export (needed unless --cache; inside a run folder its config.json "
                                                     "rebuilds the model), or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg num_features=16")
-    p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")
+    p.add_argument("--out", default=None, help="output folder (model.json/.pdiparams/sr_meta.json; needed unless --cache)")
+    p.add_argument("--force", action="store_true", help="replace a model already exported in --out")
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
+    if args.cache:
+        from . import export_cache
+
+        if args.cache == "clear":
+            if export_cache.folder() is None:
+                raise SRError(f"the export cache is off ({export_cache.DIR_ENV}=off); nothing to clear")
+            n, size = export_cache.clear()
+            from .download import human
+
+            print(f"export cache {export_cache.folder()}: removed {n} entries ({human(size)})")
+        else:
+            print("\n".join(export_cache.describe()))
+        return
+    if not args.weights or not args.out:
+        raise SRError("pass --weights FILE and --out FOLDER to export a model (or --cache list|clear for the export cache)")
     cfg = run_config(args.weights) or {}
     name = args.model or cfg.get("model")
     if not name:
@@ -93,9 +123,11 @@ def main(argv=None):
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
     check_writable(args.out, "--out folder", folder=True)
+    if not args.force:  # before the model is built
+        refuse_existing(_model_files_in(args.out), "--force", "another --out folder")
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
     model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
-    export(model, args.out, name=name, scale=scale)
+    export(model, args.out, name=name, scale=scale, force=args.force)
     graph, params = model_files(args.out)
     print(f"exported {name} x{scale} -> {graph}, {params}")
 

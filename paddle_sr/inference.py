@@ -215,6 +215,23 @@ def _facts(model):
     return facts
 
 
+class _TooSmall(Exception):
+    pass
+
+
+def _refuse_empty_conv(layer, inputs):
+    """Forward pre-hook: raise ``_TooSmall`` when a conv would produce an empty (or negative) output."""
+    if getattr(layer, "_padding_algorithm", "EXPLICIT") != "EXPLICIT":
+        return None  # 'same' / 'valid' strings: Paddle checks those itself
+    pad = list(getattr(layer, "_updated_padding", None) or [0, 0])
+    pads = [(pad[0], pad[0]), (pad[1], pad[1])] if len(pad) == 2 else [(pad[0], pad[1]), (pad[2], pad[3])]
+    hw = inputs[0].shape[-2:] if layer._data_format == "NCHW" else inputs[0].shape[1:3]
+    for n, k, s, d, (a, b) in zip(hw, layer._kernel_size, layer._stride, layer._dilation, pads):
+        if (n + a + b - d * (k - 1) - 1) // s + 1 < 1:
+            raise _TooSmall
+    return None
+
+
 def min_side(model):
     """Smallest LR side (pixels) ``model`` takes, found by forwards on growing squares (cached)."""
     facts = _facts(model)
@@ -223,13 +240,22 @@ def min_side(model):
     if facts.min_side is None:
         # MATLAB bicubic pre-upsampling corrupts the heap at 1 pixel instead of raising: never try it.
         side = 2 if any(type(m).__name__ == "MatlabBicubicUpsample" for m in model.sublayers()) else 1
-        with paddle.no_grad():
-            while side < _PROBE:
-                try:
-                    _probe_run(model, side, getattr(model, "sr_scale", None) or 2)
-                    break
-                except Exception:  # noqa: BLE001 - any failure of a tiny forward means "too small"
-                    side += 1
+        # A conv whose input is smaller than its kernel is stopped before it runs: Paddle would call MKL's
+        # sgemm with a negative size first, which prints "Intel MKL ERROR: Parameter 11 was incorrect on
+        # entry to cblas_sgemm" on stdout (C level, cannot be caught) before raising.
+        handles = [m.register_forward_pre_hook(_refuse_empty_conv) for m in model.sublayers()
+                   if isinstance(m, nn.Conv2D)]
+        try:
+            with paddle.no_grad():
+                while side < _PROBE:
+                    try:
+                        _probe_run(model, side, getattr(model, "sr_scale", None) or 2)
+                        break
+                    except Exception:  # noqa: BLE001 - any failure of a tiny forward means "too small"
+                        side += 1
+        finally:
+            for h in handles:
+                h.remove()
         facts.min_side = side
     return facts.min_side
 
@@ -310,7 +336,13 @@ def default_overlap(model, side=48):
     key = fingerprint(model)
     if facts.overlap is not None and facts.overlap[0] == key:
         return facts.overlap[1]
-    scale = getattr(model, "sr_scale", None) or 2
+    # A model without sr_scale (a user's own wrapper layer) works at the scale its output shows; only a
+    # renderer (any output size) is probed at x2.
+    scale = getattr(model, "sr_scale", None)
+    if scale is None and not hasattr(model, "render"):
+        with paddle.no_grad():
+            scale = model(paddle.zeros([1, 3, side, side])).shape[-1] / side
+    scale = scale or 2
     low = np.random.RandomState(0).uniform(-0.7, 0.7, (1, 3, 6, 6)).astype(np.float32)
     base = paddle.nn.functional.interpolate(paddle.to_tensor(low), size=[side, side], mode="bilinear",
                                             align_corners=True).numpy().copy()

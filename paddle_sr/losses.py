@@ -37,7 +37,7 @@ def euclidean_loss(sr, hr):
 
 
 PIXEL_LOSSES = {"l1": l1_loss, "mse": mse_loss, "charbonnier": charbonnier_loss, "euclidean": euclidean_loss}
-REDUCTIONS = ("mean", "sum")
+REDUCTIONS = ("mean", "sum", "total")
 
 
 def pixel_loss(name):
@@ -71,7 +71,8 @@ def make_pixel_loss(name, y_only=False, reduction="mean", value_range="-1,1"):
         towards cancelling their error.
     reduction: 'mean' — the per-pixel mean (PyTorch ``reduction='mean'``); 'sum' — Caffe / MatConvNet:
         summed over each sample's pixels and averaged over the batch (Caffe ``EuclideanLoss`` = sum / 2N;
-        MatConvNet divides the summed gradient by the batch size).
+        MatConvNet divides the summed gradient by the batch size); 'total' — summed over the pixels AND
+        the batch (PyTorch ``reduction='sum'`` / ``size_average=False``: twtygqyy/pytorch-vdsr).
     value_range: the range the official trainer computes the loss on: '0,255' (EDSR-PyTorch and the
         code built on it: EDSR, RDN, RCAN, SAN, WDSR), '0,1' (BasicSR, KAIR, IMDN, CARN, Caffe /
         MatConvNet, pytorch-vdsr), '-1,1' (the suite's own range; LIIF's normalised gt). Both images are
@@ -90,6 +91,8 @@ def make_pixel_loss(name, y_only=False, reduction="mean", value_range="-1,1"):
         if y_only:
             sr, hr = luma(sr), luma(hr)
         value = fn(to_loss_range(sr, value_range), to_loss_range(hr, value_range))
+        if reduction == "total":
+            return value * math.prod(sr.shape)
         return value if reduction == "mean" else value * math.prod(sr.shape[1:])
 
     return loss

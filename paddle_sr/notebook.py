@@ -2,7 +2,7 @@
 
     from paddle_sr.notebook import load_run, plot_curves, find_benchmarks
     model = load_run("output/rdn_x4")                  # config.json's model with Best.pdparams
-    plot_curves("output/rdn_x4", save="curves.png")    # loss and validation PSNR from the VisualDL logs
+    plot_curves("output/rdn_x4", save="curves.png", force=True)    # loss and validation PSNR from the VisualDL logs
     sets = find_benchmarks(["Set5", "Set14"])          # $PADDLE_SR_BENCHMARKS or data/benchmarks
 
 A run's VisualDL logs are one ``vdl/vdlrecords.<time>.log`` per invocation (a resumed run adds a
@@ -126,11 +126,16 @@ def read_scalars(run_dir):
             for tag, p in merged.items()}
 
 
-def plot_curves(run_dir, save=None, show=None):
+def plot_curves(run_dir, save=None, show=None, force=False):
     """Training losses (left; log scale unless a loss is <= 0) and validation PSNR with the bicubic reference (right); the Figure.
 
-    ``save``: PNG path to write; ``show``: display inline (default: inside a Jupyter kernel only).
+    ``save``: PNG path to write (an existing file is refused unless ``force``); ``show``: display inline
+    (default: inside a Jupyter kernel only).
     """
+    if save is not None and not force:
+        from .checkpoint import refuse_existing
+
+        refuse_existing([save], "force=True", "another save= path")
     from matplotlib.figure import Figure
 
     from .viz import _in_notebook

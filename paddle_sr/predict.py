@@ -170,7 +170,7 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
             failures.append((f, reason))
             _report(f"skipped {f}: {reason}", progress)
             continue
-        save_png(to_uint8(sr.transpose(2, 0, 1)), o)  # an OSError here (disk full) stops the run
+        save_png(to_uint8(sr.transpose(2, 0, 1)), o, replace=force)  # OSError (disk full): stops the run
         written.append(o)
     if failures:
         names = ", ".join(os.path.basename(f) for f, _ in failures)

@@ -15,7 +15,8 @@ without PyTorch (``paddle_sr.convert``) into ``HOME/pretrained/<id>.pdparams``.
 ``HOME`` is ``$PADDLE_SR_HOME`` or ``~/.cache/paddle_sr``. Offline, or with the files at hand (an
 AI Studio data set): ``$PADDLE_SR_WEIGHTS`` (folders or files, separated by ``os.pathsep``) or the
 ``source=`` argument is searched for the file name before any download, and its checksum is
-verified the same way. ``$PADDLE_SR_MIRROR`` (a base URL) replaces the authors' hosts, for a mirror
+verified the same way (a name there that does not exist is an error naming the variable, never skipped in
+silence; an unwritable cache is an error naming ``$PADDLE_SR_HOME``). ``$PADDLE_SR_MIRROR`` (a base URL) replaces the authors' hosts, for a mirror
 of the files under their names.
 """
 import argparse
@@ -61,9 +62,10 @@ def _rlfn(stem, model, scale, sha, paper):
 _IMDN = "https://github.com/Zheng222/IMDN/raw/master/checkpoints/"
 _CARN_M = "https://github.com/nmhkahn/CARN-pytorch/raw/master/checkpoint/carn_m.pth"
 _CARN_M_SHA = "d48a759a84509351facb6b7c6d5bd6edec98b98519b8c464ee4ab44d2ba964ff"
-# UNVERIFIED: LapSRN's README loads pretrained_models/LapSRN_x{2,4,8}.mat; the files are no longer on the
-# repository's default branch as indexed here, so the URL may 404 - the checksum pins the file wherever it is
-# found (pass a local copy with $PADDLE_SR_WEIGHTS or source=).
+# LapSRN's README loads pretrained_models/LapSRN_x{2,4,8}.mat. A snapshot of the repository (master at
+# 95154bb, 2017-12-09) holds the three files (added in 08ba454); their sha256 below are of those blobs
+# (x2 and x4 also match ../shared/weights/lapsrn). The URL itself was not fetched from this machine; the
+# checksum pins the file wherever it is found (a local copy: $PADDLE_SR_WEIGHTS or source=).
 _LAPSRN = "https://github.com/phoenix104104/LapSRN/raw/master/pretrained_models/"
 _CARN_M_PAPER = "CARN paper Table 2 (arXiv:1803.08664)"
 ENTRIES = [
@@ -96,14 +98,23 @@ ENTRIES = [
     Entry("carn_m_x4", "carn_m", 4, _CARN_M, _CARN_M_SHA, "nmhkahn/CARN-pytorch", "MIT",
           {"Set5": (31.88, None), "Set14": (28.42, None), "B100": (27.45, None)},
           "official code + weights, rounded output (paper: " + _CARN_M_PAPER + ")", gray="basicsr"),
+    # LapSRN's numbers score Set14 bridge.png as an RGB file (gray="basicsr"): test_LapSRN.m / evaluate_SR.m
+    # take Y via rgb2ycbcr only for a 3-channel image, and the paper's Set14 rows are met exactly that way
+    # (x2 33.084, x4 28.187 measured by the MATLAB protocol; its gray values as Y give 32.990 / 28.093).
     Entry("lapsrn_x2", "lapsrn", 2, _LAPSRN + "LapSRN_x2.mat",
           "e368225004e2d5e49d772c5c4eb16c3f28f7fe3b68fec7a9bb91f55e25602baa", "phoenix104104/LapSRN", "MIT",
           {"Set5": (37.52, None), "Set14": (33.08, None), "B100": (31.80, None)},
-          "LapSRN paper Table 4 (arXiv:1704.03915)"),
+          "LapSRN paper Table 4 (arXiv:1704.03915)", gray="basicsr"),
     Entry("lapsrn_x4", "lapsrn", 4, _LAPSRN + "LapSRN_x4.mat",
           "1d845a3efdca8848968df9e216931419e3b1122373a233d612b4f599985e6367", "phoenix104104/LapSRN", "MIT",
           {"Set5": (31.54, None), "Set14": (28.19, None), "B100": (27.32, None)},
-          "LapSRN paper Table 4 (arXiv:1704.03915)"),
+          "LapSRN paper Table 4 (arXiv:1704.03915)", gray="basicsr"),
+    # d = 5 per level (the file's 47 arrays; models.lapsrn.default_depth). Paper x8 rows as quoted next to
+    # its x4 rows (31.54 / 28.19 / 27.32, which match the entry above); Urban100 x8 not re-checked, left out.
+    Entry("lapsrn_x8", "lapsrn", 8, _LAPSRN + "LapSRN_x8.mat",
+          "a887221465fe22ebda8ad5963cf812db807e7a9aa8e9d9453aee60e237af5e10", "phoenix104104/LapSRN", "MIT",
+          {"Set5": (26.14, None), "Set14": (24.44, None), "B100": (24.54, None)},
+          "LapSRN paper Table 4 (arXiv:1704.03915)", gray="basicsr"),
 ]
 BY_ID = {e.id: e for e in ENTRIES}
 
@@ -145,9 +156,32 @@ def converted_path(e):
     return os.path.join(home(), "pretrained", f"{e.id}.pdparams")
 
 
+def weights_env():
+    """The entries of ``$PADDLE_SR_WEIGHTS``; SRError naming the variable when one does not exist (a typo
+    there would otherwise be ignored in silence and the file downloaded, or reported missing)."""
+    places = [p for p in os.environ.get("PADDLE_SR_WEIGHTS", "").split(os.pathsep) if p]
+    for place in places:
+        if not os.path.exists(os.path.expanduser(place)):
+            raise SRError(f"PADDLE_SR_WEIGHTS names {place}, which does not exist; fix the variable (files or "
+                          f"folders holding the published checkpoints, separated by {os.pathsep!r}) or unset it")
+    return places
+
+
+def check_cache_writable(folder=None):
+    """SRError naming ``$PADDLE_SR_HOME`` unless the weights cache can be written (checked before a download)."""
+    from .checkpoint import check_writable
+
+    folder = folder or home()
+    try:
+        check_writable(folder, "the weights cache", folder=True)
+    except SRError as e:
+        raise SRError(f"{e}. Downloaded and converted weights are cached in $PADDLE_SR_HOME (default "
+                      f"~/.cache/paddle_sr): set PADDLE_SR_HOME to a folder you can write to") from None
+
+
 def _local(e, source):
     """A local copy of ``e``'s file: ``source`` or ``$PADDLE_SR_WEIGHTS`` (files or folders), else None."""
-    places = [source] if source else [p for p in os.environ.get("PADDLE_SR_WEIGHTS", "").split(os.pathsep) if p]
+    places = [source] if source else weights_env()
     for place in places:
         place = os.path.expanduser(os.fspath(place))
         if os.path.isfile(place):
@@ -171,8 +205,12 @@ def _raw_file(e, source=None):
         return local
     mirror = os.environ.get("PADDLE_SR_MIRROR")
     target = e if not mirror else _Mirrored(e, mirror.rstrip("/") + "/" + e.name)
+    check_cache_writable()
+    # The messages of download.fetch name the URL it tried once; the authors' own is added only when a mirror
+    # was tried instead.
+    origin = f" from {e.url}" if mirror else ""
     return os.fspath(download.fetch(target, os.path.join(home(), "downloads"), elsewhere=(
-        f"download {e.url} yourself and point $PADDLE_SR_WEIGHTS (or source=) at the folder holding it")))
+        f"download it yourself{origin} and point $PADDLE_SR_WEIGHTS (or source=) at the folder holding it")))
 
 
 @dataclass(frozen=True)
@@ -193,6 +231,7 @@ def weights_path(spec, model=None, scale=None, source=None):
     if os.path.isfile(out):
         return out
     raw = _raw_file(e, source)
+    check_cache_writable()
     convert(e.model, e.scale, raw, out, force=True, key=e.key, **e.kwargs)
     return out
 

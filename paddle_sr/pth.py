@@ -8,7 +8,10 @@ with this module's own stand-ins, so the only code a pickle can reach is in this
 The rule for a global ``module.name`` named by the pickle (``GLOBAL`` / ``STACK_GLOBAL`` / ``INST``):
 (1) the tensor/parameter rebuild functions, storage types, ``collections.OrderedDict``, ``set`` and
 ``frozenset`` map to local stand-ins (``ALLOWED``) — the only names a pickle may call with arguments
-that do something; (2) any other name in the standard library (``sys.stdlib_module_names``:
+that do something; so do, in the object pickle only, the names a pickled numpy array or scalar uses
+(``numpy.core.multiarray._reconstruct`` / ``scalar``, ``numpy.ndarray``, ``numpy.dtype``,
+``_codecs.encode``; ``NUMPY_ALLOWED``): their stand-ins build bool/int/float/complex arrays from raw
+bytes and refuse object and structured arrays; (2) any other name in the standard library (``sys.stdlib_module_names``:
 ``os``/``posix``/``subprocess``/``builtins`` (``eval``, ``getattr``...)/``importlib``...), numpy or
 paddle is refused with SRError before anything runs; (3) any other name that is a class by naming
 convention (first letter after leading underscores upper-case: ``torch.nn.modules.conv.Conv2d``,
@@ -27,6 +30,10 @@ twtygqyy/pytorch-vdsr) thus come back as records; ``read_pth`` then replaces eve
 its flat state dict, named by module path and ordered exactly as ``module.state_dict()`` does
 (parameters, then persistent buffers, then children; ``None`` entries skipped).
 
+Python 2 pickles (PyTorch <= 1.4 under Python 2, protocol 2): a Python 2 ``str`` is decoded as latin1,
+as ``torch.load`` does, so ``str`` keys, storage keys and the raw data of numpy arrays read; Python 2
+names (``__builtin__``, ``copy_reg``) are renamed as ``pickle`` does before the rule above applies.
+
 Formats:
 - zip (``torch.save`` since PyTorch 1.6): ``<name>/data.pkl`` plus one raw little-endian file per
   storage under ``<name>/data/<key>`` (``<name>/byteorder`` may say ``big``).
@@ -43,6 +50,7 @@ import _compat_pickle
 import collections
 import os
 import pickle
+import re
 import sys
 import tarfile
 import zipfile
@@ -116,6 +124,98 @@ def _rebuild_parameter(data, *_):
     # torch._utils._rebuild_parameter(data, requires_grad, hooks[, state]): a Parameter is its data.
     return data
 
+
+class _NdarrayName:
+    """Stand-in for the name ``numpy.ndarray``: only ``_reconstruct`` accepts it; it cannot be called."""
+
+    def __repr__(self):
+        return "<pickled numpy.ndarray>"
+
+
+_NDARRAY = _NdarrayName()
+# Element types a numpy array in a checkpoint may have: bool, integers, floats, complex (never object
+# arrays, whose elements are pickled objects, nor structured dtypes).
+_NP_TYPECODE = re.compile(r"[biufc][0-9]{1,2}")
+
+
+class _Refused(ValueError):
+    """Raised by the numpy stand-ins for what they do not rebuild; ``load`` turns it into SRError."""
+
+
+def _raw_bytes(data, what):
+    # Python 2 pickles hold the raw data as a `str` (decoded latin1 on the way in, as torch.load does);
+    # Python 3 protocol 2 pickles wrap it in _codecs.encode(str, 'latin1'), which gives bytes already.
+    if isinstance(data, str):
+        return data.encode("latin1")
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    raise _Refused(f"{what} data is a {type(data).__name__}, not raw bytes (object arrays are refused)")
+
+
+class _NpDtype:
+    """Stand-in for ``numpy.dtype(spec, align, copy)`` + its ``__setstate__``: numeric types only."""
+
+    def __init__(self, spec, align=False, copy=True):
+        if not isinstance(spec, str) or not _NP_TYPECODE.fullmatch(spec):
+            raise _Refused(f"numpy dtype {spec!r} is not a plain numeric type")
+        self.dtype = np.dtype(spec)
+
+    def __setstate__(self, state):
+        # (version, byteorder, subarray, names, fields, elsize, alignment, flags)
+        if not isinstance(state, tuple) or len(state) < 5 or any(v is not None for v in state[2:5]):
+            raise _Refused("structured numpy dtypes are refused")
+        if state[1] in ("<", ">"):
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _NpArray:
+    """Stand-in for ``numpy.core.multiarray._reconstruct(ndarray, (0,), b'b')`` + ``__setstate__``."""
+
+    def __init__(self):
+        self.array = None
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]  # (version, shape, dtype, is_fortran, data)
+        if not isinstance(state, tuple) or len(state) != 4 or not isinstance(state[1], _NpDtype):
+            raise _Refused("malformed numpy array")
+        shape, dtype, fortran, data = state
+        shape = tuple(int(d) for d in shape)
+        raw, dt = _raw_bytes(data, "numpy array"), dtype.dtype
+        if any(d < 0 for d in shape) or len(raw) != int(np.prod(shape)) * dt.itemsize:
+            raise _Refused(f"numpy array of shape {shape} has {len(raw)} bytes of {dt}")
+        arr = np.frombuffer(raw, dtype=dt).reshape(shape, order="F" if fortran else "C")
+        self.array = np.ascontiguousarray(arr.astype(dt.newbyteorder("="), copy=False))
+
+
+def _np_reconstruct(cls, shape, typecode):
+    if cls is not _NDARRAY:
+        raise _Refused("numpy _reconstruct of something other than numpy.ndarray")
+    return _NpArray()
+
+
+def _np_scalar(dtype, data):
+    if not isinstance(dtype, _NpDtype):
+        raise _Refused("malformed numpy scalar")
+    raw = _raw_bytes(data, "numpy scalar")
+    if len(raw) != dtype.dtype.itemsize:
+        raise _Refused("malformed numpy scalar")
+    return np.frombuffer(raw, dtype=dtype.dtype)[0].astype(dtype.dtype.newbyteorder("="))
+
+
+def _latin1_encode(text, encoding="utf-8", errors="strict"):
+    # _codecs.encode as protocol-2 pickles of bytes use it: only str -> bytes in latin1.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise _Refused("_codecs.encode is only accepted as str -> latin1 bytes")
+    return text.encode("latin1")
+
+
+# numpy arrays and scalars, as a checkpoint's extra entries hold them (e.g. a PSNR history pickled under
+# Python 2): rebuilt by the stand-ins above from raw bytes, never through numpy's own unpickling.
+NUMPY_ALLOWED = {("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): _NpDtype,
+                 ("_codecs", "encode"): _latin1_encode}
+for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    NUMPY_ALLOWED.update({(_mod, "_reconstruct"): _np_reconstruct, (_mod, "scalar"): _np_scalar})
 
 ALLOWED = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
@@ -199,7 +299,9 @@ def _is_class_name(name):
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file, source, make_storage=None):
-        super().__init__(file)
+        # latin1, as torch.load: a Python 2 `str` (keys, storage keys, numpy raw data, the source code
+        # of legacy module ids) is bytes of unknown encoding; latin1 maps each byte to one character.
+        super().__init__(file, encoding="latin1")
         self.source, self.make_storage = source, make_storage
 
     def find_class(self, module, name):
@@ -215,7 +317,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
             pass
         if not isinstance(module, str) or not isinstance(name, str):
             raise SRError(f"{self.source} is not a readable PyTorch checkpoint (malformed global)")
-        if module.split(".")[0] == "numpy":  # paddle.save pickles numpy arrays; torch.save never does
+        if self.make_storage is not None and (module, name) in NUMPY_ALLOWED:
+            return NUMPY_ALLOWED[(module, name)]  # inside the object pickle only, never in a header
+        # A header pickle never holds numpy; a file that starts with numpy is paddle.save's (.pdparams).
+        if module.split(".")[0] == "numpy" and self.make_storage is None:
             raise SRError(f"{self.source} holds numpy arrays (`{module}.{name}`), not PyTorch tensors: is it a "
                           f"Paddle .pdparams? Those load directly, without conversion (refused, nothing was run)")
         if module.split(".")[0] in REFUSED_TOP or not module or not name:
@@ -248,6 +353,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return super().load()
         except SRError:
             raise
+        except _Refused as e:
+            raise SRError(f"{self.source}: {e}; refused without running anything from the file") from None
         except Exception as e:  # malformed pickles raise assorted types
             raise SRError(f"{self.source} is not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
 
@@ -257,6 +364,10 @@ def _resolve(obj, source, seen=None):
     seen = {} if seen is None else seen
     if isinstance(obj, _Tensor):
         return obj.to_numpy(source)
+    if isinstance(obj, _NpArray):
+        if obj.array is None:
+            raise SRError(f"{source}: a numpy array has no data (malformed pickle)")
+        return obj.array
     if isinstance(obj, PickledObject):
         if id(obj) not in seen:  # records may be shared (or, in principle, cyclic): resolve each once
             seen[id(obj)] = obj

@@ -13,7 +13,7 @@ by ``python data_scripts/benchmarks.py --root data/benchmarks``).
 
 Protocol: the one of ``paddle_sr.evaluate`` (HR modcrop, MATLAB bicubic LR, uint8 SR, Y channel,
 border = scale), with the grayscale convention of the paper being reproduced (``Entry.gray``: the RLFN,
-IMDN and CARN numbers score Set14 ``bridge.png`` the BasicSR way). The Y-channel models of the MATLAB
+IMDN, CARN and LapSRN numbers score Set14 ``bridge.png`` the BasicSR way, Y of the RGB file). The Y-channel models of the MATLAB
 era (SRCNN, VDSR, DRCN, DRRN, LapSRN) also get the protocol of their own test code, in the column
 ``MATLAB``: the LR is MATLAB ``imresize`` of the double image, never rounded to uint8 (LapSRN's
 ``test_LapSRN.m``); the gap to the suite's uint8-LR route is that rounding.
@@ -117,13 +117,21 @@ def main(argv=None):
     ap.add_argument("--cache", help="folder for downloads and converted weights (default $PADDLE_SR_HOME or "
                                     "~/.cache/paddle_sr)")
     ap.add_argument("--out", metavar="F.json", help="also write the rows as JSON")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     a = ap.parse_args(argv)
     if a.out:
         check_writable(a.out, "--out file")  # before minutes of evaluation, not after
+        if not a.force:
+            from .checkpoint import refuse_existing
+
+            refuse_existing([a.out], "--force", "another --out")
     if a.cache:
         check_writable(a.cache, "--cache folder", folder=True)
         os.environ["PADDLE_SR_HOME"] = a.cache
+    if a.weights_dir and not os.path.isdir(a.weights_dir):  # named as the option, not as PADDLE_SR_WEIGHTS
+        raise SRError(f"--weights-dir {a.weights_dir} does not exist; pass a folder holding official checkpoint "
+                      f"files")
     if a.ids and a.weights_dir:
         # the ids, read from the folder: each file is looked for there before any download
         os.environ["PADDLE_SR_WEIGHTS"] = os.pathsep.join(filter(None, [a.weights_dir,

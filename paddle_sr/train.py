@@ -11,7 +11,9 @@ Every file is written atomically, the state file first. Rerunning the same comma
 batches are a pure function of (seed, iteration) (``data.batches``), so an interrupted and resumed run
 ends with the same weights as an uninterrupted one (bit for bit on CPU). SIGINT / SIGTERM save at the end
 of the current iteration; ``save_every`` / ``save_minutes`` save between validations. A run folder
-holding another model or scale is never touched: pick another ``--run``.
+holding another model or scale is never touched: pick another ``--run``. While a training writes a run
+folder it holds ``train.lock`` (``checkpoint.RunLock``): a second training of that folder stops with one
+line (exit 2); a lock left by a killed training is taken over with a note.
 
 The trained networks are a list of ``Net`` (the generator; SRGAN/ESRGAN's discriminator; the SRGAN
 notebook's joint SRResNet), so resume, save and the schedule step are loops. The generator's loss terms
@@ -41,8 +43,8 @@ if __name__ == "__main__" and not __package__:
     __package__ = "paddle_sr"
 
 from . import configs, data, losses, models  # noqa: E402
-from .checkpoint import (STATE, atomic_write, check_writable, open_run, resume, warm_start,  # noqa: E402
-                         write_checkpoint)
+from .checkpoint import (STATE, RunLock, atomic_write, check_writable, open_run, resume,  # noqa: E402
+                         warm_start, write_checkpoint)
 from .errors import SRError, StopSignals, cli_main  # noqa: E402
 from .evaluate import score_sets, validation_sets  # noqa: E402
 from .models.common import set_mean_shift_trainable  # noqa: E402
@@ -121,6 +123,10 @@ def build_nets(cfg, fresh):
         warm_start(model, cfg.init_from, cfg.init_partial, cfg.stage)
     if cfg.train_mean_shift and not set_mean_shift_trainable(model, True):
         raise SRError(f"--train_mean_shift=true, but {cfg.model} has no mean-shift layers; drop the option")
+    if cfg.bias_lr_mult != 1.0:  # Caffe lr_mult / MatConvNet learningRate of every bias (SRCNN, LapSRN: 0.1)
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.optimize_attr["learning_rate"] = cfg.bias_lr_mult
     nets = [make_net("model", model, cfg, cfg.lr)]
     objective = losses.Objective(cfg, model, liif=is_liif(cfg))
     if cfg.adversarial_weight > 0:
@@ -160,10 +166,18 @@ def validate(model, val_sets, cfg):
 def train(cfg):
     """Run (or resume) one training run; returns the exit status (0, or 128 + signal when interrupted)."""
     signals = StopSignals()
+    lock = None
+    if paddle.distributed.get_rank() == 0:  # one training per run folder: train.lock, until this returns
+        run_dir = os.path.join(cfg.output, cfg.run)
+        check_writable(run_dir, "run folder", folder=True)
+        lock = RunLock(run_dir)
+        lock.acquire()
     try:
         return _train(cfg, signals)
     finally:
         signals.restore()
+        if lock is not None:
+            lock.release()
 
 
 def _train(cfg, signals):
@@ -366,8 +380,9 @@ def write_comparison(cfg, run_dir, val_sets):
     best = load_weights(build_model(cfg), os.path.join(run_dir, "Best.pdparams"))
     _, lr, hr, gray_file = val_sets[0][1][0]
     path = os.path.join(run_dir, "comparison.png")
+    # the run's own figure, redrawn by every run that ends (a resumed or extended run replaces it)
     show_image(lr=lr, hr=hr, models={f"{cfg.model} (Best)": best}, scale=cfg.scale, save=path, show=False,
-               gray=cfg.val_gray if gray_file else None)
+               gray=cfg.val_gray if gray_file else None, force=True)
     print(f"comparison figure: {path}")
 
 

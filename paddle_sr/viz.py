@@ -72,7 +72,7 @@ def _in_notebook():
 
 
 def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_panel="nearest", save=None,
-               show=None, gray=None, tile=None):
+               show=None, gray=None, tile=None, force=False):
     """Draw LR / bicubic / SR (one per model) / HR side by side with PSNR/SSIM; returns the Figure.
 
     Args:
@@ -88,13 +88,18 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
         scale: SR factor; the scores ignore ``scale`` pixels at each border.
         crop: ``(top, left, height, width)`` in HR pixels: adds a row of zoomed crops and marks it.
         lr_panel: ``'nearest'`` (shows the LR pixels) or ``'bicubic'`` display interpolation of LR.
-        save: PNG path to write (atomically).
+        save: PNG path to write (atomically); an existing file is refused (before any work) unless ``force``.
         show: display inline; default: only inside a Jupyter kernel (there, end the line with ``;``
             when the call is a cell's last line, or Jupyter echoes the returned Figure a second time).
         gray: scoring convention for a grayscale HR file (``None``, ``'matlab'``, ``'basicsr'``; see
             ``paddle_sr.metrics``).
         tile: LR tile size for large images (``paddle_sr.inference.super_resolve``).
+        force: replace an existing ``save`` file (a notebook re-run redrawing its own figure passes True).
     """
+    if save is not None and not force:
+        from .checkpoint import refuse_existing
+
+        refuse_existing([save], "force=True", "another save= path")
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 

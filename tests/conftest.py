@@ -14,3 +14,10 @@ def shared():
     if not SHARED.is_dir():
         pytest.skip("../shared is not beside the checkout")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _own_export_cache(monkeypatch, tmp_path_factory):
+    """Each test its own export cache (paddle_sr.export_cache): never the user's ~/.cache, and no test sees
+    another's exports (tests that count exports would otherwise depend on the order they run in)."""
+    monkeypatch.setenv("PADDLE_SR_EXPORT_CACHE", str(tmp_path_factory.mktemp("export_cache")))

@@ -150,6 +150,18 @@ def test_upscale_an_uploaded_image_in_a_real_browser(page, tmp_path):
     status = page.inner_text("#status")
     assert "120x90" in status and "HR modcrop, LR MATLAB bicubic" in status and "border 2" in status
     page.screenshot(path=str(tmp_path / "degrade.png"), full_page=True)
+    # the result panel is labelled with the model's name, not "Model"
+    assert "run demo_x2" in page.inner_text("#out-a") and "Bicubic (MATLAB)" in page.inner_text("#out-bicubic")
+
+    # a failing run empties the result panels and downloads: no old result stays under the new message
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not a picture\n")
+    page.click("#upload button[aria-label='Clear']")  # empty the upload box (the last good image stays picked)
+    _upload(page, fake)
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('cannot read image')")
+    page.click("#run")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('upload an image')")
+    page.wait_for_function("() => !document.querySelector('#out-a img') && !document.querySelector('#downloads a')")
 
 
 def test_bad_uploads_give_a_message_in_the_page(page, tmp_path):

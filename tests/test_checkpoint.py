@@ -100,3 +100,52 @@ def test_model_for_weights_explicit_kwargs_and_arbitrary_scale_runs(tmp_path):
     assert model.SFENet1.weight.shape[0] == 8 and not model.training
     with pytest.raises(SRError, match="does not accept the arguments"):
         checkpoint.model_for_weights("rdn", 2, bare, model_kwargs=dict(TINY, no_such_argument=1))
+
+
+def test_a_training_state_file_passed_as_weights_is_named_as_such(tmp_path):
+    # state.pdstate once got "it was probably saved for another model", pointing the wrong way.
+    import subprocess
+    import sys
+
+    from paddle_sr import configs
+    from paddle_sr.train import make_net
+
+    import json
+
+    cfg = configs.resolve("demo", {"model_kwargs": json.dumps(TINY)})
+    model = create("rdn", scale=2, **TINY)
+    run = tmp_path / "output" / "demo_x2"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(configs.to_json(cfg))
+    progress = dict(iteration=5, best_psnr=30.0, best_iteration=5, config={"model": "rdn"})
+    checkpoint.write_checkpoint(str(run), progress, [make_net("model", model, cfg, 1e-4)], None, None, True, None)
+    state = run / checkpoint.STATE
+    with pytest.raises(SRError, match=r"state.pdstate is a training state file .*not weights; pass the run's "
+                                      r"Best.pdparams .*Model.pdparams .*beside it: .*Best.pdparams"):
+        checkpoint.load_weights(create("rdn", scale=2, **TINY), state)
+    img = tmp_path / "a.png"
+    from PIL import Image
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-m", "paddle_sr.predict", str(img), "--model", "rdn", "--scale", "2",
+                        "--weights", str(state), "--out", str(tmp_path / "out")], cwd=root, capture_output=True,
+                       text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert r.returncode == 2 and "is a training state file" in r.stderr and "another model" not in r.stderr, r.stderr
+
+
+def test_atomic_write_without_replace_keeps_a_file_that_appeared_meanwhile(tmp_path):
+    # Two runs into one output folder: the one that finishes second must not replace the first's file
+    # when it was not told --force (the existence check before the work cannot see a file written later).
+    path = tmp_path / "a.png"
+
+    def write(tmp):
+        path.write_bytes(b"the other process's result")  # appears while this one is still writing
+        with open(tmp, "wb") as f:
+            f.write(b"mine")
+    with pytest.raises(SRError, match=r"a.png was written by another process while this one worked .*--force"):
+        checkpoint.atomic_write(path, write, replace=False)
+    assert path.read_bytes() == b"the other process's result" and os.listdir(tmp_path) == ["a.png"]
+    checkpoint.atomic_write(path, write, replace=True)  # --force: the whole new file
+    assert path.read_bytes() == b"mine" and os.listdir(tmp_path) == ["a.png"]
+    checkpoint.atomic_write(tmp_path / "b.png", lambda tmp: open(tmp, "wb").write(b"new"), replace=False)
+    assert (tmp_path / "b.png").read_bytes() == b"new" and sorted(os.listdir(tmp_path)) == ["a.png", "b.png"]

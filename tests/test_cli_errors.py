@@ -294,3 +294,90 @@ def test_outputs_get_umask_permissions(run_dir, tmp_path):
         assert json.loads((tmp_path / "r.json").read_text())["protocol"]["model"] == "bicubic"
     finally:
         os.umask(old)
+
+
+def test_one_overwrite_rule_for_every_tool_that_writes(run_dir, tmp_path):
+    """evaluate --out / --save-images, export --out, reproduce --out, bench --csv, show_image(save=) and
+    plot_curves(save=) refuse an existing output (one line, exit 2, before any work, the file untouched)
+    unless --force / force=True, as predict and convert do."""
+    from paddle_sr.viz import show_image
+
+    data = _hr_set(tmp_path)
+    out = tmp_path / "r.json"
+    out.write_text("keep me")
+    _one_line_error(_cli("evaluate", "--model", "bicubic", "--scale", "2", "--data", data, "--out", out, "--quiet"),
+                    f"{out} already exists; pass --force")
+    assert out.read_text() == "keep me"
+    shot = tmp_path / "imgs" / "Tiny" / "x.png"
+    shot.parent.mkdir(parents=True)
+    shot.write_bytes(b"keep me")
+    _one_line_error(_cli("evaluate", "--model", "bicubic", "--scale", "2", "--data", data, "--save-images",
+                         tmp_path / "imgs", "--quiet"), f"{shot} already exists; pass --force")
+    assert shot.read_bytes() == b"keep me"
+    r = _cli("evaluate", "--model", "bicubic", "--scale", "2", "--data", data, "--out", out, "--save-images",
+             tmp_path / "imgs", "--quiet", "--force")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["protocol"]["model"] == "bicubic" and Image.open(shot).size == (48, 48)
+
+    best = run_dir / "Best.pdparams"
+    exp = tmp_path / "exp"
+    assert _cli("export", "--weights", best, "--out", exp).returncode == 0
+    before = (exp / "sr_meta.json").stat().st_mtime_ns
+    _one_line_error(_cli("export", "--weights", best, "--out", exp), "already exists; pass --force")
+    assert (exp / "sr_meta.json").stat().st_mtime_ns == before
+    assert _cli("export", "--weights", best, "--out", exp, "--force").returncode == 0
+
+    csv = tmp_path / "b.csv"
+    csv.write_text("keep me")
+    _one_line_error(_cli("bench", "--models", "espcn", "--scales", "2", "--no-runtime", "--csv", csv),
+                    f"{csv} already exists; pass --force")
+    rep = tmp_path / "rep.json"
+    rep.write_text("keep me")
+    _one_line_error(_cli("reproduce", "--data", data, "--out", rep), f"{rep} already exists; pass --force")
+    assert csv.read_text() == rep.read_text() == "keep me"
+
+    fig = tmp_path / "fig.png"
+    fig.write_bytes(b"keep me")
+    hr = np.full((16, 16, 3), 128, np.uint8)
+    with pytest.raises(SRError, match="fig.png already exists; pass force=True"):
+        show_image(hr=hr, scale=2, save=fig, show=False)
+    assert fig.read_bytes() == b"keep me"
+    show_image(hr=hr, scale=2, save=fig, show=False, force=True)
+    assert Image.open(fig).size[0] > 16
+    from paddle_sr.notebook import plot_curves
+    with pytest.raises(SRError, match="fig.png already exists; pass force=True"):
+        plot_curves(run_dir, save=fig, show=False)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_two_predicts_into_one_out_folder(run_dir, tmp_path, force):
+    """No lock: every PNG is written whole under a temporary name and renamed (or, without --force, hard-linked,
+    which fails if another run wrote the name meanwhile). Whatever the interleaving, each output is a whole,
+    correct image, no temporary file is left, and without --force no output is replaced."""
+    photos = _photos(tmp_path / "photos", sizes=[(20 + i, 24) for i in range(6)])
+    out = tmp_path / "sr"
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "paddle_sr.predict", "--model", "rdn", "--scale", "2", "--weights",
+           str(run_dir / "Best.pdparams"), str(photos), "--out", str(out), "--quiet", "--engine", "eager"]
+    cmd += ["--force"] if force else []
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 0, results
+    if force:
+        assert codes == [0, 0], results
+    for code, err in results:  # the loser (if any) says why, on one line
+        if code:
+            assert code == 2 and ("already exists; pass --force" in err or "written by another process" in err), err
+    model = _trained(run_dir)
+    names = sorted(os.listdir(out))
+    assert names == sorted(f"{'abcdefg'[i]}_x2.png" for i in range(6)), names  # no *.tmp left behind
+    for i in range(6):
+        lr = np.asarray(Image.open(photos / f"{'abcdefg'[i]}.png").convert("RGB"))
+        expected = np.clip(np.round((super_resolve(model, lr, 2, engine="eager") + 1) * 127.5), 0, 255)
+        got = np.asarray(Image.open(out / f"{'abcdefg'[i]}_x2.png").convert("RGB")).astype(np.float64)
+        assert np.abs(got - expected).max() <= 1

@@ -94,7 +94,7 @@ def test_failed_export_warns_once_and_runs_eager(monkeypatch):
     monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)
     calls = []
 
-    def broken(m, engine):
+    def broken(m, engine, weights=None):
         calls.append(engine)
         raise RuntimeError("to_static cannot convert this layer")
     monkeypatch.setattr(E, "with_engine", broken)
@@ -148,7 +148,9 @@ def test_ctrl_c_during_the_export_waits_for_it_then_stops(monkeypatch, tmp_path,
 
     from paddle_sr import export as X
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where from_model's folder goes
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where an uncached export would go
+    monkeypatch.setenv("PADDLE_SR_EXPORT_CACHE", str(tmp_path / "cache"))  # where from_model's export goes
     before = signal.getsignal(signal.SIGINT)  # Python's handler, or SIG_IGN in a background job
     real, finished = X.export, []
 
@@ -164,6 +166,8 @@ def test_ctrl_c_during_the_export_waits_for_it_then_stops(monkeypatch, tmp_path,
         I.super_resolve(model, _image(24, 24), 2)  # engine 'auto' decides to export
     assert finished and "model.pdiparams" in finished[0]  # the export ran to its end
     assert "SIGINT: stopping once the model export has finished" in capfd.readouterr().err
-    assert os.listdir(tmp_path) == []  # its temporary folders are gone
+    assert os.listdir(tmp_path / "tmp") == []  # no temporary folders left
+    entries = os.listdir(tmp_path / "cache")  # only the finished cache entry, no hidden .tmp- folder
+    assert len(entries) == 1 and not entries[0].startswith(".") and "model.pdiparams" in os.listdir(tmp_path / "cache" / entries[0])
     assert signal.getsignal(signal.SIGINT) is before  # the process's own SIGINT handling is back
     assert C.chosen(model) == "eager" and model not in C._failed  # not taken for a failed export

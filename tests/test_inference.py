@@ -280,3 +280,68 @@ def test_rlfn_official_tiled_bound_is_the_measured_one(shared, tmp_path):
     whole = to_uint8(super_resolve(model, lr, 4)).astype(int)
     diff = np.abs(to_uint8(super_resolve(model, lr, 4, tile=48)).astype(int) - whole)
     assert diff.max() <= 12 and (diff > 1).mean() < 0.006
+
+
+# --- issue 20: no MKL noise from the size probe; a user's wrapper without sr_scale at x3/x4 ---
+
+def test_small_image_prints_no_mkl_error(tmp_path):
+    # min_side's tiny forwards (1x1 LR) once called MKL's sgemm with a negative size in RLFN's ESA (3x3,
+    # stride 2, no padding), which printed "Intel MKL ERROR: Parameter 11 was incorrect on entry to
+    # cblas_sgemm" on stdout from C, on every image under 32 px and in the notebooks' training logs.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    paddle.seed(0)
+    weights = tmp_path / "rlfn_ntire_x2.pdparams"
+    paddle.save(create("rlfn_ntire", scale=2).state_dict(), str(weights))
+    Image.fromarray(np.random.RandomState(0).randint(0, 256, (20, 24, 3)).astype(np.uint8)).save(tmp_path / "a.png")
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "paddle_sr.predict", str(tmp_path / "a.png"), "--model", "rlfn_ntire",
+                        "--scale", "2", "--weights", str(weights), "--out", str(tmp_path / "out"), "--quiet",
+                        "--engine", "eager"],
+                       cwd=root, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "out" / "a_x2.png").size == (48, 40)
+    assert "MKL" not in r.stdout + r.stderr
+
+
+class _Wrapper(nn.Layer):
+    """A user's own wrapper: no sr_name, no sr_scale, forward delegates."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("scale", [3, 4])
+def test_a_wrapper_without_sr_scale_tiles_at_its_scale(scale, comic_lr):
+    # The overlap probe assumed x2 for a model without sr_scale and failed with "was it built for this
+    # --scale?" at x3/x4 although the caller passed the scale.
+    paddle.seed(0)
+    inner = create("rlfn_ntire", scale=scale)
+    model = _Wrapper(inner)
+    lr = comic_lr[:40, :36]
+    tiled = super_resolve(model, lr, scale, tile=16, engine="eager")
+    assert tiled.shape == (40 * scale, 36 * scale, 3)
+    assert default_overlap(model) == default_overlap(inner)  # the same radius as the model it wraps
+
+
+def test_evaluate_takes_a_wrapper_without_sr_scale_at_x3(comic_lr, tmp_path):
+    from PIL import Image
+
+    from paddle_sr.evaluate import evaluate
+
+    folder = tmp_path / "One" / "HR"
+    folder.mkdir(parents=True)
+    Image.fromarray(comic_lr[:96, :90]).save(folder / "comic.png")
+    paddle.seed(0)
+    res = evaluate(_Wrapper(create("rlfn_ntire", scale=3)), 3, [str(folder.parent)], tile=16, progress=False,
+                   engine="eager")
+    assert res["One"]["images"]["comic"]["psnr"] > 0 and res["protocol"]["tile_overlap"] > 0

@@ -155,8 +155,11 @@ def test_sum_reduction_is_caffes_euclidean_loss_on_unit_range():
     # LapSRN's Charbonnier: sum of sqrt(d^2 + 1e-6) over a sample's pixels
     assert float(losses.make_pixel_loss("charbonnier", **unit)(sr, hr)) == pytest.approx(
         12 * math.sqrt(0.01 + 1e-6), rel=1e-5)
-    with pytest.raises(SRError, match="mean, sum"):
-        losses.make_pixel_loss("l1", reduction="total")
+    # 'total': summed over the batch too, torch MSELoss(size_average=False) (twtygqyy/pytorch-vdsr main_vdsr.py)
+    assert float(losses.make_pixel_loss("mse", reduction="total", value_range="0,1")(sr, hr)) == pytest.approx(
+        2 * 12 * 0.01)
+    with pytest.raises(SRError, match="mean, sum, total"):
+        losses.make_pixel_loss("l1", reduction="batch")
 
 
 def test_loss_range_maps_both_images_as_the_official_trainer_sees_them():

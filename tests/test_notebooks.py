@@ -153,6 +153,7 @@ def test_notebook_runs_in_tiny_mode(path, tmp_path, monkeypatch):
             with Image.open(workdir / f) as im:
                 assert min(im.size) >= 32
     text, images = _outputs(nb)
+    assert "MKL ERROR" not in text, f"{path.name}: MKL noise in the outputs (issue 20)"
     for pattern in expect["text"]:
         assert re.search(pattern, text), f"{path.name}: no output matches {pattern!r}"
     rows = PSNR_ROW.findall(text)

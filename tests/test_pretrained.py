@@ -214,3 +214,52 @@ def test_weights_official_in_the_command_line_tools(shared, tmp_path):
                           "official:rlfn_x4", "--quiet", str(photo), "--out", str(tmp_path / "sr2")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "checkpoint rlfn_x4 is for --model rlfn --scale 4" in res.stderr
+
+
+def test_a_download_error_names_the_url_once(server, tmp_path, monkeypatch):
+    with pytest.raises(SRError, match=r"answered HTTP 404") as e:
+        pretrained.weights_path("rlfn_x4")
+    mirrored = server.url + "/m/rlfn_x4.pth"
+    assert str(e.value).count(mirrored) == 1
+    # with a mirror the authors' URL is named too, as a second place to get the file
+    assert str(e.value).count(pretrained.get("rlfn_x4").url) == 1
+    monkeypatch.setenv("PADDLE_SR_MIRROR", "http://127.0.0.1:9/none")  # nothing listens: cannot download
+    with pytest.raises(SRError, match=r"cannot download rlfn_x4.pth") as e:
+        pretrained.weights_path("rlfn_x4")
+    assert str(e.value).count("http://127.0.0.1:9/none/rlfn_x4.pth") == 1
+    monkeypatch.delenv("PADDLE_SR_MIRROR")
+    monkeypatch.setattr(download.urllib.request, "urlopen", _refuse_connection)
+    with pytest.raises(SRError, match=r"cannot download rlfn_x4.pth") as e:
+        pretrained.weights_path("rlfn_x4")
+    assert str(e.value).count(pretrained.get("rlfn_x4").url) == 1
+
+
+def _refuse_connection(*args, **kwargs):
+    raise download.urllib.error.URLError("connection refused (test)")
+
+
+def test_a_mistyped_weights_folder_is_an_error_naming_the_variable(shared, tmp_path, monkeypatch):
+    monkeypatch.setenv("PADDLE_SR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PADDLE_SR_MIRROR", "http://127.0.0.1:9/nothing-listens-here")
+    typo = str(shared / "weigths")
+    monkeypatch.setenv("PADDLE_SR_WEIGHTS", os.pathsep.join([str(shared / "weights"), typo]))
+    with pytest.raises(SRError, match=rf"PADDLE_SR_WEIGHTS names {typo}, which does not exist"):
+        pretrained.weights_path("rlfn_x2")
+    # the command line: one line, exit 2
+    env = dict(os.environ, PADDLE_SR_WEIGHTS=typo, PADDLE_SR_HOME=str(tmp_path / "home2"))
+    r = subprocess.run([sys.executable, "-m", "paddle_sr.pretrained", "rlfn_x2"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "error: PADDLE_SR_WEIGHTS names" in r.stderr, r.stderr
+    # reproduce --weights-dir puts its folder there: a typo is named as the option
+    r = subprocess.run([sys.executable, "-m", "paddle_sr.reproduce", "--data", str(tmp_path), "--ids", "rlfn_x2",
+                        "--weights-dir", typo], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and f"error: --weights-dir {typo} does not exist" in r.stderr, r.stderr
+
+
+def test_an_unwritable_cache_names_paddle_sr_home(server, rlfn_x4, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("a file where the cache folder should be")  # unwritable, also for root
+    monkeypatch.setenv("PADDLE_SR_HOME", str(tmp_path / "file" / "cache"))
+    server.files["/m/rlfn_x4.pth"] = rlfn_x4
+    with pytest.raises(SRError, match=r"cannot write the weights cache .*set PADDLE_SR_HOME to a folder"):
+        pretrained.weights_path("rlfn_x4")
+    assert not server.requests  # found before any download

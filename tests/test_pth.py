@@ -337,3 +337,184 @@ def test_torchscript_archive_is_refused_with_the_fix(tmp_path):
     torch.jit.save(torch.jit.script(torch.nn.Conv2d(1, 1, 1)), str(path))
     with pytest.raises(SRError, match="TorchScript.*state_dict"):
         read_pth(path)
+
+
+# ---- Python 2 pickles (PyTorch <= 0.4 under Python 2): built opcode by opcode, as cPickle wrote them ----
+def _s(b):
+    """A Python 2 ``str`` (bytes of no declared encoding): SHORT_BINSTRING / BINSTRING."""
+    return (b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + len(b).to_bytes(4, "little")) + b
+
+
+def _i(n):
+    return pickle.dumps(n, protocol=2)[2:-1]  # BININT1 / BININT2 / BININT / LONG1: the same under Python 2
+
+
+def _g(module, name):
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _tuple(*items):
+    return b"(" + b"".join(items) + b"t"
+
+
+def _dict(*pairs):
+    return b"}(" + b"".join(k + v for k, v in pairs) + b"u"
+
+
+def _odict(*pairs):
+    # Python 2's OrderedDict.__reduce__: OrderedDict([[k, v], ...])
+    items = b"".join(b"](" + k + v + b"e" for k, v in pairs)
+    return _g("collections", "OrderedDict") + _tuple(b"](" + items + b"e") + b"R"
+
+
+def _py2_np_array(arr):
+    """numpy.core.multiarray._reconstruct(ndarray, (0,), 'b') + __setstate__, Python 2 numpy 1.x style."""
+    dt = _g("numpy", "dtype") + _tuple(_s(arr.dtype.str[1:].encode()), _i(0), _i(1)) + b"R" \
+        + _tuple(_i(3), _s(b"<"), b"N", b"N", b"N", _i(-1), _i(-1), _i(0)) + b"b"
+    return (_g("numpy.core.multiarray", "_reconstruct") + _tuple(_g("numpy", "ndarray"), _tuple(_i(0)), _s(b"b"))
+            + b"R" + _tuple(_i(1), _tuple(*[_i(d) for d in arr.shape]), dt, b"\x89", _s(arr.astype("<" + arr.dtype.str[1:]).tobytes()))
+            + b"b")
+
+
+def _py2_np_scalar(x):
+    dt = _g("numpy", "dtype") + _tuple(_s(b"f8"), _i(0), _i(1)) + b"R" \
+        + _tuple(_i(3), _s(b"<"), b"N", b"N", b"N", _i(-1), _i(-1), _i(0)) + b"b"
+    return _g("numpy.core.multiarray", "scalar") + _tuple(dt, _s(np.float64(x).tobytes())) + b"R"
+
+
+class _Py2Legacy:
+    """A legacy-format file written by PyTorch 0.3 under Python 2: header pickles, the object pickle whose
+    tensors are ``_rebuild_tensor(('storage', FloatStorage, key, 'cpu', n, None), offset, size, stride)``,
+    the storage key list, then each storage as int64 count + raw float32."""
+
+    def __init__(self):
+        self.storages = []
+
+    def tensor(self, arr):
+        key = str(len(self.storages)).encode()
+        self.storages.append((key, np.ascontiguousarray(arr, dtype="<f4")))
+        pid = _tuple(_s(b"storage"), _g("torch", "FloatStorage"), _s(key), _s(b"cpu"), _i(arr.size), b"N") + b"Q"
+        stride = [int(np.prod(arr.shape[i + 1:])) for i in range(arr.ndim)]
+        return (_g("torch._utils", "_rebuild_tensor")
+                + _tuple(pid, _i(0), _tuple(*[_i(d) for d in arr.shape]), _tuple(*[_i(s) for s in stride])) + b"R")
+
+    def parameter(self, arr):  # 0.3: Parameter.__reduce_ex__ -> (Parameter, (data, requires_grad))
+        return _g("torch.nn.parameter", "Parameter") + _tuple(self.tensor(arr), b"\x88") + b"R"
+
+    def module(self, cls, params=(), children=()):
+        """NEWOBJ of a module class named through a ('module', cls, file, source) id, then BUILD."""
+        source = _s("class Net(nn.Module):  # réseau\n".encode("utf-8"))  # non-ASCII, as real sources had
+        cls_ref = _tuple(_s(b"module"), _g(*cls), _s(b"net.py"), source) + b"Q"
+        state = _dict((_s(b"_backend"), _g("torch.nn.backends.thnn", "_get_thnn_function_backend") + b")R"),
+                      (_s(b"_parameters"), _odict(*[(_s(k.encode()), v) for k, v in params])),
+                      (_s(b"_buffers"), _odict()), (_s(b"_modules"), _odict(*[(_s(k.encode()), v) for k, v in children])),
+                      (_s(b"training"), b"\x88"))
+        return cls_ref + b")\x81" + state + b"b"
+
+    def write(self, path, obj):
+        info = _dict((_s(b"protocol_version"), _i(1001)), (_s(b"little_endian"), b"\x88"),
+                     (_s(b"type_sizes"), _dict((_s(b"short"), _i(2)), (_s(b"int"), _i(4)), (_s(b"long"), _i(4)))))
+        parts = [b"\x80\x02" + _i(0x1950A86A20F9469CFC6C) + b".", b"\x80\x02" + _i(1001) + b".",
+                 b"\x80\x02" + info + b".", b"\x80\x02" + obj + b".",
+                 b"\x80\x02](" + b"".join(_s(k) for k, _ in self.storages) + b"e."]
+        for _, arr in self.storages:
+            parts.append(np.int64(arr.size).astype("<i8").tobytes() + arr.tobytes())
+        path.write_bytes(b"".join(parts))
+
+
+def test_python2_numpy_opcodes_are_what_numpy_reads():
+    # Premise of the tests below: the hand-built Python 2 array is the real format (numpy itself reads it
+    # with torch.load's encoding), and Python 3's default ASCII decoding fails on it as the issue reports.
+    arr = np.array([[0.5, -2.25, 1e-3], [3.0, 4.5, -7.0]], dtype="float32")
+    blob = b"\x80\x02" + _py2_np_array(arr) + b"."
+    np.testing.assert_array_equal(pickle.loads(blob, encoding="latin1"), arr)
+    with pytest.raises(UnicodeDecodeError):
+        pickle.loads(blob)
+    assert pickle.loads(b"\x80\x02" + _py2_np_scalar(31.5) + b".", encoding="latin1") == 31.5
+
+
+def test_python2_state_dict_reads_as_torch_reads_it(tmp_path):
+    w = np.arange(24, dtype="float32").reshape(2, 3, 2, 2) / 7
+    f = _Py2Legacy()
+    obj = _odict((_s(b"conv.weight"), f.tensor(w)), (_s(b"conv.bias"), f.tensor(np.array([-1.5, 2.0], "float32"))))
+    path = tmp_path / "py2_sd.pth"
+    f.write(path, obj)
+    want = torch.load(path, encoding="latin1", weights_only=False)  # the file is what PyTorch reads too
+    got = read_pth(path)
+    assert list(got) == ["conv.weight", "conv.bias"]
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k].numpy())
+
+
+def test_python2_whole_model_checkpoint_converts(tmp_path):
+    from paddle_sr.convert import convert
+
+    rng = np.random.default_rng(0)
+    shapes = {"conv1": (8, 1, 9, 9), "conv2": (4, 8, 5, 5), "conv3": (1, 4, 5, 5)}
+    weights = {f"{n}.{p}": rng.standard_normal(s if p == "weight" else s[:1]).astype("float32")
+               for n, s in shapes.items() for p in ("weight", "bias")}
+    f = _Py2Legacy()
+    convs = [(n, f.module(("torch.nn.modules.conv", "Conv2d"),
+                          params=[("weight", f.parameter(weights[n + ".weight"])),
+                                  ("bias", f.parameter(weights[n + ".bias"]))])) for n in shapes]
+    convs.append(("relu", f.module(("torch.nn.modules.activation", "ReLU"))))
+    history = np.array([30.25, 31.0, 31.5])
+    ckpt = _dict((_s(b"epoch"), _i(50)), (_s(b"model"), f.module(("model", "Net"), children=convs)),
+                 (_s(b"psnr_history"), _py2_np_array(history)), (_s(b"best_psnr"), _py2_np_scalar(31.5)),
+                 (_s(b"note"), _s("entraîné".encode("latin1"))))
+    path = tmp_path / "model_epoch_50.pth"
+    f.write(path, ckpt)
+    got = read_pth(path)
+    assert got["epoch"] == 50 and got["note"] == "entraîné" and got["best_psnr"] == 31.5
+    np.testing.assert_array_equal(got["psnr_history"], history)
+    assert list(got["model"]) == list(weights)
+    model = convert("srcnn", 3, path, tmp_path / "srcnn.pdparams", n1=8, n2=4)
+    for k, v in weights.items():
+        np.testing.assert_array_equal(model.state_dict()[k].numpy(), v)
+
+
+def _py2_payloads(marker):
+    cmd = f"touch {marker}".encode()
+    return {
+        "os system": _g("os", "system") + _tuple(_s(cmd)) + b"R",
+        "posix system": _g("posix", "system") + _tuple(_s(cmd)) + b"R",
+        "__builtin__ eval": _g("__builtin__", "eval") + _tuple(_s(b"__import__('os').system('" + cmd + b"')")) + b"R",
+        "INST os system": b"(" + _s(cmd) + b"ios\nsystem\n",
+        "numpy load": _g("numpy", "load") + _tuple(_s(b"x.npy")) + b"R",
+        "object array": _g("numpy.core.multiarray", "_reconstruct") + _tuple(_g("numpy", "ndarray"), _tuple(_i(0)),
+                                                                              _s(b"b")) + b"R"
+                        + _tuple(_i(1), _tuple(_i(1)), _g("numpy", "dtype") + _tuple(_s(b"O8"), _i(0), _i(1)) + b"R",
+                                 b"\x89", b"](" + _g("os", "system") + _tuple(_s(cmd)) + b"Re") + b"b",
+        "ndarray called": _g("numpy", "ndarray") + _tuple(_tuple(_i(2))) + b"R",
+        "_codecs rot13": _g("_codecs", "encode") + _tuple(_s(cmd), _s(b"rot13")) + b"R",
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_py2_payloads("m")))
+def test_malicious_python2_pickles_are_refused_and_not_executed(tmp_path, kind):
+    if kind in ("os system", "INST os system"):  # premise: plain pickle runs these Python 2 opcodes
+        proof = tmp_path / "proof"
+        pickle.loads(b"\x80\x02" + _py2_payloads(proof)[kind] + b".", encoding="latin1")
+        assert proof.exists()
+    marker = tmp_path / "pwned"
+    f = _Py2Legacy()
+    path = tmp_path / "evil.pth"
+    f.write(path, _dict((_s(b"w"), f.tensor(np.ones(2, "float32"))), (_s(b"x"), _py2_payloads(marker)[kind])))
+    with pytest.raises(SRError, match="refused|not a readable") as e:
+        read_pth(path)
+    if kind != "ndarray called":  # calling the inert ndarray name is a TypeError: unreadable, nothing ran
+        assert "refused" in str(e.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_numpy_entries_saved_by_python3_torch_read(tmp_path, zip_format):
+    # torch.save of a checkpoint with numpy extras (protocol 2: the bytes go through _codecs.encode(..., 'latin1'))
+    path = tmp_path / "ckpt.pth"
+    hist = np.array([[1.5, -2.0], [3.25, 4.0]], dtype=">f8")  # big-endian on purpose: byte order is kept
+    torch.save({"state_dict": {"w": torch.arange(4.0)}, "hist": hist, "best": np.float32(31.5),
+                "ids": np.arange(3, dtype=np.int64)}, path, _use_new_zipfile_serialization=zip_format)
+    got = read_pth(path)
+    np.testing.assert_array_equal(got["hist"], hist)
+    assert got["hist"].dtype == np.float64 and got["best"] == np.float32(31.5) and got["ids"].tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(got["state_dict"]["w"], [0, 1, 2, 3])

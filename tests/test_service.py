@@ -205,3 +205,70 @@ def test_compare_runs_the_choices_one_at_a_time_and_scores_like_evaluate(choice,
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and "loading run demo_x2" in steps[0][1]
     _, _, up = service.compare([choice], lr, 2)
     assert [r.image.shape for r in up] == [hr.shape, hr.shape] and up[0].psnr is None
+
+
+# --- the app's Run (paddle_sr.app.App.run, no Gradio needed) and its clean stop (issue 20) ---
+
+def test_result_panels_carry_the_models_names_and_an_error_clears_them(runs, choice, photo, tmp_path):
+    from paddle_sr import app as app_mod
+
+    app = app_mod.App(str(runs), root=str(tmp_path / "root"))
+    try:
+        label = next(label for label in app.choices if label == choice.label)
+        out = app.run(str(photo), app_mod.UPSCALE, label, label_b=label)
+        assert out.state is not None, out.status
+        labels = [p[0] for p in out.panels]
+        name = choice.label.split(" — ")[0]  # "run demo_x2", not "Model"
+        assert labels == [app_mod.BICUBIC_LABEL, name, name] and "Model" not in labels
+        assert all(p[1].shape[:2] == (144, 192) for p in out.panels) and len(out.files) == 3
+        # a failing run after a good one: no old result stays on the page under the new message
+        bad = tmp_path / "holiday.png"
+        bad.write_text("not an image")
+        failed = app.run(str(bad), app_mod.UPSCALE, label)
+        assert failed.status.startswith("**Error:** cannot read image holiday.png")
+        assert failed.panels == [None, None, None] and failed.files is None and failed.state is None
+    finally:
+        app.close()
+    assert not (tmp_path / "root").exists()
+
+
+def test_the_app_removes_its_temporary_folder_when_stopped(tmp_path):
+    """A real process: main() with Gradio's blocking launch stood in by a sleep, stopped by SIGTERM (as `kill`
+    or a service manager stops it); its temporary folder (results, Gradio's cache) is gone afterwards."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run_app.py"
+    script.write_text(
+        "import sys, time\n"
+        "from paddle_sr import app\n"
+        "class Demo:\n"
+        "    def queue(self, **kw): pass\n"
+        "    def launch(self, **kw):\n"
+        "        print('ready', app.os.environ['GRADIO_TEMP_DIR'], flush=True)\n"
+        "        time.sleep(120)\n"
+        "app._import_gradio = lambda: None\n"
+        "app.build = lambda a: Demo()\n"
+        "sys.exit(app.main(['--output', sys.argv[1]]))\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"), CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1",
+               PADDLE_SR_WEIGHTS=str(tmp_path / "typo"), PYTHONPATH=root)  # this checkout's paddle_sr
+    env.pop("GRADIO_TEMP_DIR", None)
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "output")], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while not line.startswith("ready") and proc.poll() is None:
+        line = proc.stdout.readline()
+    assert line.startswith("ready"), (line, proc.stderr.read() if proc.poll() is not None else "")
+    assert line.split()[1].startswith(str(tmp_path / "tmp" / "paddle_sr_app_"))  # Gradio's cache inside it
+    assert os.listdir(tmp_path / "tmp")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert os.listdir(tmp_path / "tmp") == [] and "removed the app's temporary folder" in out
+    # a mistyped PADDLE_SR_WEIGHTS is named at start (it would only make official checkpoints missing)
+    assert "warning: PADDLE_SR_WEIGHTS names" in err

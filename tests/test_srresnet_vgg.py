@@ -2,6 +2,7 @@
 (weight layouts, download, normalisation, freezing)."""
 import hashlib
 import http.server
+import os
 import socket
 import threading
 
@@ -433,5 +434,16 @@ def test_no_network_gives_clear_error(tmp_path, monkeypatch):
         port = s.getsockname()[1]
     monkeypatch.setattr(vgg, "WEIGHT_URLS", [(f"http://127.0.0.1:{port}/VGG19_pretrained.pdparams", None)])
     monkeypatch.setattr(vgg, "PADDLE_HAPI_CACHE", str(tmp_path / "no_hapi"))
-    with pytest.raises(SRError, match=r"not available.*weights=PATH"):
+    with pytest.raises(SRError, match=r"not available.*--vgg_weights=PATH") as e:
         VGG19FeatureExtractor(cache_dir=str(tmp_path / "cache"))
+    assert str(e.value).count(f"127.0.0.1:{port}") == 1  # the URL once, not again in the fix
+
+
+def test_an_unwritable_cache_names_paddle_sr_home(tmp_path, monkeypatch):
+    cache = tmp_path / "ro"
+    cache.write_text("a file where the cache folder should be")  # unwritable, also for root
+    monkeypatch.setattr(vgg, "WEIGHT_URLS", [("http://127.0.0.1:9/VGG19_pretrained.pdparams", None)])
+    monkeypatch.setattr(vgg, "PADDLE_HAPI_CACHE", str(tmp_path / "no_hapi"))
+    monkeypatch.setenv("PADDLE_SR_HOME", str(cache / "sub"))
+    with pytest.raises(SRError, match=r"cannot write the weights cache .*ro/sub.*set PADDLE_SR_HOME"):
+        VGG19FeatureExtractor()

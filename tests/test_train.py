@@ -350,7 +350,7 @@ def test_sgd_weight_decay_and_floored_schedule():
     with pytest.raises(SRError, match="--optimizer='rmsprop' is not one of adam, sgd"):
         configs.resolve("rdn", {"optimizer": "rmsprop"})
     with pytest.raises(SRError, match="loss_reduction"):
-        configs.resolve("rdn", {"loss_reduction": "total"})
+        configs.resolve("rdn", {"loss_reduction": "batch"})
 
 
 def test_drcn_recursive_supervision_follows_the_alpha_schedule(tmp_path, monkeypatch):

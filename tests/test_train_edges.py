@@ -227,3 +227,83 @@ def test_training_validation_and_evaluate_score_set14_the_same(shared, tmp_path,
     assert len(images) == 14 and psnr == ref["psnr"] and ssim == ref["ssim"]
     bicubic = train.validate(None, train.validation_sets(cfg.val_data, cfg.scale, 0), cfg)["Set14"]
     assert bicubic[0] == evaluate(None, 4, [str(shared / "benchmarks" / "Set14")], gray=gray, progress=False)["Set14"]["psnr"]
+
+
+def test_a_run_folder_is_locked_while_a_training_writes_it(tmp_path):
+    import json
+    import socket
+
+    folder = tmp_path / "busy"
+    lock = folder / checkpoint.LOCK
+
+    def args(**extra):  # never ends by itself: stopped by SIGTERM below
+        return tiny_args("rdn", tmp_path, iterations=100000, val_every=100000, save_every=0, save_minutes=0,
+                         batch_size=2, run="busy", sample_images=0, **extra)
+    proc = subprocess.Popen([sys.executable, "-m", "paddle_sr.train", *args(progress="true")],
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        buf, deadline = "", time.time() + 120
+        while time.time() < deadline:
+            ch = proc.stderr.read(1)
+            buf += ch
+            if not ch or re.search(r"\| [1-9]\d*/100000", buf):
+                break
+        owner = json.loads(lock.read_text())
+        assert owner["pid"] == proc.pid and owner["host"] == socket.gethostname()
+        second = run_cli(args())
+        assert second.returncode == 2 and len(error_lines(second.stderr)) == 1, second.stderr
+        assert f"is being written by another training (pid {proc.pid} on {owner['host']}" in second.stderr
+        assert "--run=NAME" in second.stderr and json.loads(lock.read_text())["pid"] == proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and not lock.exists()  # released on the way out
+
+    # a lock left by a training that was killed (its pid no longer runs on this host): taken over, with a note
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "start": 1, "started": "earlier"}))
+    res = run_cli(args(stop_after=1))
+    assert res.returncode == 0, res.stderr
+    assert f"took over the stale lock of {folder} (pid {dead.pid} on {socket.gethostname()}" in res.stdout
+    assert not lock.exists()
+
+    # a lock from another machine cannot be checked from here: say so and how to remove it
+    lock.write_text(json.dumps({"pid": 1, "host": "gpu-node-7.example", "start": None, "started": "earlier"}))
+    res = run_cli(args(stop_after=1))
+    assert res.returncode == 2 and len(error_lines(res.stderr)) == 1, res.stderr
+    assert "locked by a training on another machine (pid 1 on gpu-node-7.example" in res.stderr
+    assert f"delete {lock} and rerun" in res.stderr and lock.exists()
+
+
+def test_a_live_unrelated_process_with_a_reused_pid_is_not_the_owner(tmp_path):
+    # The lock names its owner by pid and process start time: a pid that now belongs to another process
+    # (here: a sleeping child, with a start time that does not match) is a stale lock.
+    import json
+    import socket
+
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        run_dir = tmp_path / "r"
+        run_dir.mkdir()
+        (run_dir / checkpoint.LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                                            "start": 12345, "started": "long ago"}))
+        with checkpoint.RunLock(str(run_dir)):
+            assert json.loads((run_dir / checkpoint.LOCK).read_text())["pid"] == os.getpid()
+        assert not (run_dir / checkpoint.LOCK).exists()
+        # the same child as the owner, with its real start time: refused
+        (run_dir / checkpoint.LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                                            "start": checkpoint._process_start(other.pid)}))
+        with pytest.raises(SRError, match=f"being written by another training \\(pid {other.pid}"):
+            checkpoint.RunLock(str(run_dir)).acquire()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_training_logs_carry_no_mkl_noise(tmp_path):
+    # RLFN's validation LR (64 px HR at x4 = 16 px) is under the size probe's 32 px: its 1x1 forward once
+    # printed "Intel MKL ERROR: Parameter 11 was incorrect on entry to cblas_sgemm" into every such log.
+    res = run_cli(tiny_args("rlfn_ntire", tmp_path, run="quiet"))
+    assert res.returncode == 0, res.stderr
+    assert "iteration 2:" in res.stdout and "MKL" not in res.stdout + res.stderr

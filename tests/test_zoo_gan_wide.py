@@ -194,14 +194,15 @@ def test_wdsr_weight_is_g_times_unit_v():
 
 
 # ---- LapSRN ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("scale,count", [(2, 407_441), (4, 814_242), (8, 1_221_043)])
-def test_lapsrn_keys_and_counts(scale, count):
-    official = ref.LapSRNMatConvNet(scale)
+# Depth per level of the released files: 10 in LapSRN_x2/x4.mat, 5 in LapSRN_x8.mat (the default follows them).
+@pytest.mark.parametrize("scale,depth,count", [(2, 10, 407_441), (4, 10, 814_242), (8, 5, 667_123)])
+def test_lapsrn_keys_and_counts(scale, depth, count):
+    official = ref.LapSRNMatConvNet(scale, depth=depth)
     model = models.create("lapsrn", scale=scale)
     assert _paddle_shapes(model) == _shapes(official.state_dict())
     assert models.count_parameters(model) == sum(p.numel() for p in official.parameters()) == count
     top = {2: 1, 4: 2, 8: 3}[scale]
-    assert {"input_conv.weight", f"level{top}_conv1.weight", "level1_conv10.bias", "level1_upconv.weight",
+    assert {"input_conv.weight", f"level{top}_conv1.weight", f"level1_conv{depth}.bias", "level1_upconv.weight",
             "level1_residual_conv.bias", f"level{top}_img_up.weight"} <= set(model.state_dict())
 
 
@@ -218,7 +219,7 @@ def test_lapsrn_init_as_official():
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_lapsrn_full_size_parity_every_level(scale):
     torch.manual_seed(scale)
-    official = ref.LapSRNMatConvNet(scale)
+    official = ref.LapSRNMatConvNet(scale, depth=5 if scale == 8 else 10)
     with torch.no_grad():  # non-zero biases so they are checked too
         for name, p in official.named_parameters():
             if name.endswith("bias"):

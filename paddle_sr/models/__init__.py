@@ -64,6 +64,7 @@ def create(name, scale=4, pretrained=False, **kwargs):
         kwargs = dict(entry.kwargs)
     model = factory(scale=scale, **kwargs)
     model.sr_name, model.sr_scale = name, scale
+    model.sr_kwargs = dict(kwargs)  # the constructor arguments: part of the export cache key
     if pretrained:
         load(model, entry.id)
         model.eval()

@@ -6,10 +6,17 @@ its parameter names (MatConvNet ``<layer>_f`` / ``<layer>_b`` -> ``<layer>.weigh
 ``input_conv``; per pyramid level ``level{s}_conv{1..d}``, ``level{s}_upconv``, ``level{s}_residual_conv``
 (feature extraction branch) and ``level{s}_img_up`` (image reconstruction branch). As in the official
 code, levels count DOWN: at x4 the first (x2) level is ``level2`` and the final output is ``level1``.
-Each level: d = 10 3x3 convs with 64 filters and LeakyReLU 0.2, a transposed conv that doubles the
+Each level: d 3x3 convs with 64 filters and LeakyReLU 0.2, a transposed conv that doubles the
 features (3x3, MatConvNet crop [0 1 0 1]) + LeakyReLU, a 3x3 conv predicting the residual; the image is
 doubled by a 4x4 transposed conv (bilinear init, crop 1) and the residual added. ``forward_levels``
 returns every level's output for the multi-level Charbonnier loss (paper Eq. 1-2).
+
+Depth per level: ``init_LapSRN_model.m`` gives every level its own ``depth`` convs (no weights shared
+between levels; sharing is MS-LapSRN's, ``init_MSLapSRN_model.m``), and ``train_LapSRN(scale, depth)``
+takes the depth as an argument. The released files: ``LapSRN_x2.mat`` and ``LapSRN_x4.mat`` have d = 10
+per level (27 / 52 parameter arrays), ``LapSRN_x8.mat`` d = 5 per level (47 arrays: ``level{3,2,1}_conv{1..5}``,
+each level with its own upconv, residual conv and img_up). The default ``depth`` follows them: 10 at x2/x4,
+5 at x8, so ``convert --model lapsrn --scale 8 LapSRN_x8.mat`` needs no extra argument.
 
 The networks are trained on the Y channel of YCbCr (paper Sec. 4; ``SR_LapSRN.m``): with the default
 ``n_colors=1`` an RGB input is converted (BT.601, MATLAB ``rgb2ycbcr``), Y goes through the network and
@@ -20,8 +27,10 @@ Official weights: ``python -m paddle_sr.convert --model lapsrn --scale 2 LapSRN_
 reads the MatConvNet DagNN file (``paddle_sr.matconvnet``) and checks each layer's stride / pad / crop
 against this port: the official files have exactly this structure (3x3 convs pad [1 1 1 1]; upconv 3x3,
 upsample 2, crop [0 1 0 1]; img_up 4x4, upsample 2, crop [1 1 1 1]; LeakyReLU 0.2), so nothing was
-changed. Set5 (x2 / x4): 37.517 / 31.539 dB by the official test_LapSRN.m protocol (unquantised double
-LR), 37.48 / 31.53 by the suite's uint8-LR protocol; paper 37.52 / 31.54.
+changed. Set5 (x2 / x4 / x8): 37.517 / 31.539 / 26.143 dB by the official test_LapSRN.m protocol
+(unquantised double LR, ``evaluate --lr-float``), 37.48 / 31.53 / 26.14 by the suite's uint8-LR protocol;
+paper 37.52 / 31.54 / 26.14. Set14 meets the paper (33.084 / 28.187 at x2 / x4) when ``bridge.png`` is
+scored as an RGB file (``--gray basicsr``), which is what LapSRN's evaluate_SR.m does with a 3-channel file.
 
 Differences from the paper / official code:
 - ``forward`` takes and returns the suite's [-1, 1]; the official network works on [0, 1]
@@ -52,22 +61,43 @@ def bilinear_kernel(k=4):
     return np.outer(t, t)
 
 
+def default_depth(scale):
+    """Conv layers per level of the authors' released model at ``scale`` (see the module docstring)."""
+    return 5 if scale == 8 else 10
+
+
+def layout_of(state):
+    """(scale, depth) of a LapSRN state dict from its names (``level{s}_conv{d}.weight``), or None."""
+    levels, depths = set(), set()
+    for k in state:
+        head = k.split(".", 1)[0]
+        if head.startswith("level") and "_conv" in head:
+            lvl, _, d = head[len("level"):].partition("_conv")
+            if lvl.isdigit() and d.isdigit():
+                levels.add(int(lvl))
+                depths.add(int(d))
+    if not levels:
+        return None
+    return 2 ** max(levels), max(depths)
+
+
 class LapSRN(SRModel):
     """Laplacian pyramid SR network, log2(scale) levels of x2.
 
     Args:
         scale: 2, 4 or 8 (1, 2 or 3 pyramid levels).
-        depth: d, conv layers per level (10 in the paper's final model).
+        depth: d, conv layers per level; default 10 at x2/x4, 5 at x8 (the authors' released files).
         n_feats: filters of the feature branch (64).
         n_colors: 1 = Y channel (paper; RGB inputs go through YCbCr), 3 = RGB variant.
         init_sigma: std of the input conv's initial weights (official ``init_opts.init_sigma``).
         value_range: range the weights work on; (0, 1) as the official code.
     """
 
-    def __init__(self, scale=4, depth=10, n_feats=64, n_colors=1, init_sigma=1e-3, value_range=(0.0, 1.0)):
+    def __init__(self, scale=4, depth=None, n_feats=64, n_colors=1, init_sigma=1e-3, value_range=(0.0, 1.0)):
         super().__init__(value_range)
         if scale not in (2, 4, 8):
             raise SRError(f"LapSRN supports scale 2, 4 or 8, got {scale}")
+        depth = default_depth(scale) if depth is None else int(depth)
         self.levels, self.depth, self.n_colors = int(math.log2(scale)), depth, n_colors
         f, n = 3, n_feats
         sigma = math.sqrt(2.0 / (f * f * n))  # official: the same std for every deep conv / upconv / residual conv

@@ -182,6 +182,8 @@ class VGG19FeatureExtractor(nn.Layer):
                 if os.path.isfile(path) and (md5 is None or _md5(path) == md5):
                     return read_state_dict(path), path
             path = os.path.join(cache_dir, name)
+            from ..pretrained import check_cache_writable
+            check_cache_writable(cache_dir)  # an unwritable cache: one error naming PADDLE_SR_HOME
             try:
                 download(url, path, md5)
             except SRError as e:
@@ -192,10 +194,11 @@ class VGG19FeatureExtractor(nn.Layer):
             except SRError as e:  # e.g. an HTML error page served as 200: do not cache it
                 os.remove(path)
                 failures.append(str(e))
-        urls = " or ".join(url for url, _ in WEIGHT_URLS)
+        # each failure names its URL: the fix does not repeat them
         raise SRError(f"VGG19 weights for the perceptual loss are not available ({'; '.join(failures)}). "
-                      f"Download {urls} on a machine with internet access and pass weights=PATH "
-                      f"(or put the file in {cache_dir})")
+                      f"Download one of these files on a machine with internet access and pass its path: --vgg_weights=PATH "
+                      f"to python -m paddle_sr.train (IGNN: --model_kwargs='{{\"vgg_weights\": \"PATH\"}}'; in Python "
+                      f"VGG19FeatureExtractor(weights=PATH)), or put the file in {cache_dir}")
 
     def _load(self, state, keys, layout, source):
         problems, values = [], {}
