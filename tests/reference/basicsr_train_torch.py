@@ -27,6 +27,10 @@ model.optimize_parameters(current_step)``), ``models/model_base.py`` (``schedule
 form, so step n runs at the lr of epoch n), ``models/model_plain.py`` (``G_lossfn_weight * nn.L1Loss()(E, H)``,
 Adam with ``G_optimizer_betas`` default [0.9, 0.999] (``utils/utils_option.py``), ``update_E``: parameters only).
 
+KAIR's SwinIR (``models/network_swinir.py``) pads its input in ``forward`` with ``check_image_size`` (reflect, up
+to a multiple of the window); the re-typed network in ``swinir_san_torch.py`` has no such pad, which is the same
+for the training patches used here (multiples of the window: no pad at all).
+
 The SRGAN paper's authors published no training code: ``SRResNetTorch`` / ``SRGANDiscriminatorTorch`` re-type
 the paper's networks (Fig. 4) as the suite builds them, and the SRGAN steps are BasicSR's with the paper's
 loss weights. VGG convolutions are built as wide as the test asks (``channels``): the layer structure,
