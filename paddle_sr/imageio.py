@@ -3,7 +3,7 @@
 suite's float32 CHW tensors in [-1, 1].
 
 Pixel limit: an image above ``max_pixels()`` pixels (Pillow's decompression-bomb limit, 178,956,970,
-unless ``set_max_pixels`` raised it: the tools' ``--max-pixels``) is an SRError naming the file, its
+where Pillow refuses a file, unless ``set_max_pixels`` changed it: the tools' ``--max-pixels``) is an SRError naming the file, its
 size, the limit and the option, read from the header before anything is decoded. Pillow's own global
 limit is never changed.
 """
@@ -18,7 +18,8 @@ from .errors import SRError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 178956970)  # Pillow's decompression-bomb limit
+# Pillow's decompression-bomb limit: it warns above MAX_IMAGE_PIXELS and refuses above twice that (178,956,970)
+DEFAULT_MAX_PIXELS = 2 * int(Image.MAX_IMAGE_PIXELS or 89478485)
 _max_pixels = [None]
 _open_lock = threading.Lock()
 
@@ -197,3 +198,55 @@ def to_uint8(x):
     elif x.ndim == 3 and x.shape[0] == 3 and x.shape[-1] == 3:
         x = x.transpose(1, 2, 0)  # ambiguous 3x?x3: the suite's tensors are CHW
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+class PngRows:
+    """Write a PNG from row blocks, top to bottom, without holding the image: ``PngRows(f, w, h, c)``
+    then ``write(block)`` with ``n x w x c`` uint8 blocks (c = 3: RGB, 4: RGBA), then ``close()``.
+
+    Each row gets PNG's "Sub" filter (the difference to the pixel on its left, what most encoders pick
+    for photographs) and the zlib stream is written in IDAT chunks of about 1 MB, so the memory is one
+    block plus the compressor's window, whatever the image's size.
+    """
+
+    def __init__(self, f, width, height, channels, compress_level=6):
+        import struct
+        import zlib
+
+        self._f, self._w, self._h, self._c = f, int(width), int(height), int(channels)
+        self._struct, self._zlib = struct, zlib
+        self._z = zlib.compressobj(compress_level)
+        self._rows, self._pending = 0, []
+        f.write(b"\x89PNG\r\n\x1a\n")
+        self._chunk(b"IHDR", struct.pack(">IIBBBBB", self._w, self._h, 8, {3: 2, 4: 6}[self._c], 0, 0, 0))
+
+    def _chunk(self, kind, data):
+        s = self._struct
+        self._f.write(s.pack(">I", len(data)) + kind + data + s.pack(">I", self._zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    def _emit(self, data, final=False):
+        if data:
+            self._pending.append(data)
+        if self._pending and (final or sum(map(len, self._pending)) >= 2 ** 20):
+            self._chunk(b"IDAT", b"".join(self._pending))
+            self._pending = []
+
+    def write(self, block):
+        block = np.ascontiguousarray(block, dtype=np.uint8)
+        n = block.shape[0]
+        if block.shape[1:] != (self._w, self._c) or self._rows + n > self._h:
+            raise ValueError(f"PNG block {block.shape} does not fit a {self._w}x{self._h}x{self._c} image "
+                             f"at row {self._rows}")
+        flat = block.reshape(n, self._w * self._c)
+        filtered = np.empty((n, 1 + flat.shape[1]), np.uint8)
+        filtered[:, 0] = 1  # Sub
+        filtered[:, 1:1 + self._c] = flat[:, :self._c]
+        np.subtract(flat[:, self._c:], flat[:, :-self._c], out=filtered[:, 1 + self._c:])  # mod 256
+        self._emit(self._z.compress(filtered.tobytes()))
+        self._rows += n
+
+    def close(self):
+        if self._rows != self._h:
+            raise ValueError(f"PNG got {self._rows} of {self._h} rows")
+        self._emit(self._z.flush(), final=True)
+        self._chunk(b"IEND", b"")

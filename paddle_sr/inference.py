@@ -145,6 +145,7 @@ IM2COL_LIMIT = 2 ** 30  # elements in one conv's im2col buffer: Paddle 3.0.0's C
 DEFAULT_MAX_MEMORY_MB = 2048  # estimated working memory of one device call, unless told otherwise
 _PROBE = 32  # LR side of the probe forward
 _facts_cache = weakref.WeakKeyDictionary()
+ROWS_BLOCK = 2 ** 20  # output pixels per block handed to ``rows`` (``_sr_tiled``)
 
 
 class _Facts:
@@ -362,7 +363,7 @@ def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None, rows=N
     if whole is not None:
         if rows is None:
             return whole
-        step = max(1, 2 ** 22 // max(1, out_hw[1]))
+        step = max(1, ROWS_BLOCK // out_hw[1])
         for y0 in range(0, out_hw[0], step):
             rows(y0, whole[:, y0:y0 + step])
         return None
@@ -382,12 +383,15 @@ def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None, rows=N
         wx_sum[o0:o1] += wt
     strip = np.zeros((x.shape[0], max(o1 - o0 for _, _, o0, o1, _ in ys), out_hw[1]), np.float32)
     top = [0]  # output row of strip[:, 0]; rows above it are finished and gone
+    step = max(1, ROWS_BLOCK // out_hw[1])
 
     def flush(upto):
         n = upto - top[0]
         if n <= 0:
             return
-        rows(top[0], strip[:, :n] / (wy_sum[top[0]:upto, None] * wx_sum[None, :]))
+        for a in range(0, n, step):  # small blocks: the caller's conversions stay small too
+            b = min(a + step, n)
+            rows(top[0] + a, strip[:, a:b] / (wy_sum[top[0] + a:top[0] + b, None] * wx_sum[None, :]))
         strip[:, :strip.shape[1] - n] = strip[:, n:].copy()
         strip[:, strip.shape[1] - n:] = 0
         top[0] = upto
