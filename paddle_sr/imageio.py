@@ -187,6 +187,11 @@ def to_tensor_range(img):
     return (img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)
 
 
+def hwc_to_uint8(x):
+    """HxWxC float in [-1, 1] -> uint8, clipped and rounded; no layout guessing (a 3-row block stays one)."""
+    return np.clip(np.round((np.asarray(x, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
 def to_uint8(x):
     """CxHxW (or HxWxC when ``x.shape[-1] == 3`` and not CHW) float in [-1, 1] -> HxWx3 uint8, clipped and rounded.
 

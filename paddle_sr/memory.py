@@ -12,7 +12,8 @@ Parts (bytes; LR = input pixels, OUT = output pixels, window = one tile with its
   (``imageio.PngRows``, one block and zlib's window): no full-size float canvas exists; an untiled
   image holds its whole float32 output (counted in "model");
 - alpha: the bicubic upscaled alpha channel, 2 per OUT pixel (PIL's image and its array);
-- self-ensemble: the float64 accumulator and one float32 pass, 48 per OUT pixel.
+- self-ensemble: the float64 accumulator and one float32 pass, 48 per OUT pixel;
+- uint8 result (the app, which shows it): 3 per OUT pixel.
 
 Budget: ``--max-memory MB`` for the whole call, else ``HOST_FRACTION`` of MemAvailable. Above it,
 ``check`` raises an SRError naming the estimate, the budget and the largest input of the same shape
@@ -46,24 +47,27 @@ def budget(max_memory_mb=None):
 
 
 def estimate(model, lr_hw, out_hw, tile=None, tile_overlap=None, max_memory_mb=None, alpha=False,
-             self_ensemble=False, batch_size=1):
+             self_ensemble=False, batch_size=1, canvas=False, call_mb=None):
     """{part: bytes} of one call (module docstring), with the tile plan under ``"tile"`` (None: untiled).
 
     ``max_memory_mb`` given: the whole call must fit it, so the tiles get what the other parts leave.
+    ``canvas``: the result is kept as a uint8 array (the app) instead of streamed to a file.
+    ``call_mb``: the tiles' budget when ``max_memory_mb`` is not given (the app's ``--max-memory``, which
+    bounds one device call there); None: ``inference.memory_budget_mb``'s default.
     """
     from .inference import ROWS_BLOCK, _facts, _plan, default_overlap
 
     h, w = lr_hw
     oh, ow = out_hw
     lr_px, out_px = h * w, oh * ow
-    fixed = {"input": (16 + (1 if alpha else 0)) * lr_px, "png encoder": 1.5 * MB}
+    fixed = {"input": (16 + (1 if alpha else 0)) * lr_px}
+    fixed["uint8 result" if canvas else "png encoder"] = 3 * out_px if canvas else 1.5 * MB
     if alpha:
         fixed["alpha"] = 2 * out_px
     if self_ensemble:
         fixed["self-ensemble"] = 48 * out_px
     facts = _facts(model)
     per_px = facts.bytes_per_px if facts is not None else 0.0
-    call_mb = None
     if max_memory_mb:
         call_mb = max(1.0, max_memory_mb - sum(fixed.values()) / MB)
     for _ in range(4):  # the strip depends on the tile, the tile on what the strip leaves

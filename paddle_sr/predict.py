@@ -3,11 +3,15 @@
     python -m paddle_sr.predict --model NAME --weights FILE --scale S INPUT... --out DIR
 
 INPUT is any mix of image files and folders of images (any size). Each result is written as
-``DIR/<name>_x<scale>.png`` (``<name>_<W>x<H>.png`` with ``--size``), atomically, and an existing
-file is never overwritten unless ``--force`` is given (all outputs are checked before any work).
-``--tile N`` / ``--max-memory MB`` bound memory on large images (see ``paddle_sr.inference``).
-An unreadable image is reported on one line and skipped; the others are still written and the
-command exits with status 2 at the end, naming every file that failed. When ``--out`` is one of
+``DIR/<name>_x<scale>.png`` (``<name>_<W>x<H>.png`` with ``--size``), RGBA when the input has alpha
+(upscaled bicubically), atomically, and an existing file is never overwritten unless ``--force`` is
+given (all outputs are checked before any work); ``--skip-existing`` keeps them and does the rest
+(continues an interrupted folder). Each image's whole call (input, tiles, output strip, PNG encoder)
+is planned from its header against ``--max-memory MB`` (default: 80 % of the available memory;
+``paddle_sr.memory``) and the rows are streamed into the PNG: no full-size copy of the output.
+Inputs above ``--max-pixels`` (default: Pillow's decompression-bomb limit) are refused.
+An unreadable, too large or over-budget image is reported on one line and skipped; the others are
+still written and the command exits with status 2 at the end, naming every file that failed. When ``--out`` is one of
 the input folders, the tool's own earlier outputs there (``<name>_x<scale>.png`` or
 ``<name>_<W>x<H>.png`` beside ``<name>.*``) are not taken as inputs again. Arbitrary-scale models
 (LIIF) take a non-integer ``--scale`` or an output ``--size WxH``. ``--engine inference`` exports
@@ -22,7 +26,7 @@ import sys
 import numpy as np
 
 from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, PngRows, list_images, load_image, open_image,
-                      set_max_pixels, to_uint8)
+                      set_max_pixels, hwc_to_uint8)
 from .engine import ENGINE_HELP, ENGINES
 from .errors import SRError, cli_main
 
@@ -222,7 +226,7 @@ def _predict_one(eager, net, path, out, scale, out_size, tile, tile_overlap, sel
             png = PngRows(f, out_hw[1], out_hw[0], 3 if alpha is None else 4)
 
             def rows(y0, block):
-                block = to_uint8(block)
+                block = hwc_to_uint8(block)
                 if alpha is not None:
                     block = np.concatenate([block, alpha[y0:y0 + block.shape[0], :, None]], axis=2)
                 png.write(block)
