@@ -305,7 +305,8 @@ def main(argv=None):
                    tile_overlap=args.tile_overlap, self_ensemble=args.self_ensemble, force=args.force,
                    progress=not args.quiet, engine=args.engine, max_memory_mb=args.max_memory,
                    skip_existing=args.skip_existing)
-    print(f"wrote {len(outs)} image(s) to {args.out}")
+    print(f"{len(outs)} image(s) in {args.out}" + (" (existing outputs kept: --skip-existing)" if args.skip_existing
+                                                    else ""))
     return outs
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from paddle_sr import imageio
 from paddle_sr.errors import SRError, cli_main
-from paddle_sr.imageio import PngRows, load_image
+from paddle_sr.imageio import load_image
 from paddle_sr.models import create
 from paddle_sr.predict import main, predict
 from tests.conftest import ROOT
@@ -112,7 +112,7 @@ def test_pixel_limit_predict_folder_goes_on_and_exits_2(tmp_path, espcn, capsys)
         main(_args(espcn[1], folder / "b_ok.png", "--out", tmp_path / "o2", "--max-pixels", "100"))
     assert "b_ok.png is 12x10 = 120 pixels, above the limit of 100 pixels" in capsys.readouterr().err
     main(_args(espcn[1], folder / "b_ok.png", "--out", tmp_path / "o3", "--max-pixels", "200"))
-    imageio.set_max_pixels(None)
+    imageio.set_max_pixels(None)  # predict() keeps the last limit for the process
     assert (tmp_path / "o3" / "b_ok_x2.png").exists()
 
 
@@ -159,6 +159,8 @@ def test_skip_existing_continues_a_folder(tmp_path, espcn, capsys):
 
 
 def test_png_rows_round_trip():
+    from paddle_sr.imageio import PngRows
+
     a = _rng_image(37, 53, 4, seed=5)
     for c in (3, 4):
         buf = io.BytesIO()
