@@ -35,6 +35,10 @@ not only on context. Official weights, x4, Set14 barbara (144x180 LR), tiles 48/
 overlap 50: RLFN up to 25/30 grey levels (1.7 % / 1.2 % of values off by more than 1), RLFN_ntire
 up to 12/10 (0.5 % / 0.7 %). Auto-tiling only tiles RLFN above about 0.37 MP LR at the 2 GiB budget.
 
+Output: ``super_resolve(..., rows=f)`` hands the result out as finished row blocks (tiles blend in a
+strip one window high), so a caller can write it without a full-size float copy; ``predict`` streams
+them into the PNG and plans the whole call's memory first (``paddle_sr.memory``).
+
 Too small: an image (or explicit tile) with a side under the model's minimum (``min_side``: RLFN 11,
 SwinIR 4, the bicubic pre-upsampling models 2, found by tiny forwards) is an ``SRError``.
 """

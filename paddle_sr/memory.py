@@ -102,6 +102,10 @@ def check(model, lr_hw, out_hw, name="image", **kw):
     """SRError when the estimate for ``lr_hw`` is above the budget (``kw``: ``estimate``'s options);
     returns the estimate otherwise."""
     limit_mb, source = budget(kw.get("max_memory_mb"))
+    if kw.get("canvas") and not kw.get("max_memory_mb"):  # the app: its --max-memory bounds one device call
+        source, advice = f"{HOST_FRACTION:.0%} of the memory available now", "or free memory on the server"
+    else:
+        advice = "or free memory and raise --max-memory"
     try:
         parts = estimate(model, lr_hw, out_hw, **kw)
     except SRError:  # no tile fits what is left: report it as this plan's failure, below
@@ -125,5 +129,4 @@ def check(model, lr_hw, out_hw, name="image", **kw):
     fits = (f"an input up to {fit_w}x{fit_h} ({fit_w * fit_h / 1e6:.1f} MP) fits at this scale" if fit_h and fit_w
             else "no input of this shape fits")
     raise SRError(f"{name}: {lr_hw[1]}x{lr_hw[0]} -> {out_hw[1]}x{out_hw[0]} needs {need}{detail}, more than the "
-                  f"{limit_mb:,.0f} MB budget ({source}); {fits}: crop or downscale it, or free memory and raise "
-                  f"--max-memory")
+                  f"{limit_mb:,.0f} MB budget ({source}); {fits}: crop or downscale it, {advice}")
