@@ -636,6 +636,8 @@ def option_help():
 
 
 def help_text(name=None):
+    from .imageio import DEFAULT_MAX_PIXELS
+
     """``--help``: the recipes, then every option with its value in recipe ``name`` (default: the base)."""
     lines = ["usage: python -m paddle_sr.train RECIPE [--key=value ...]", "", "recipes:"]
     for rname, r in RECIPES.items():
@@ -650,6 +652,8 @@ def help_text(name=None):
         text = ",".join(map(str, value)) if isinstance(value, tuple) else json.dumps(value) if isinstance(
             value, dict) else str(value).lower() if isinstance(value, bool) else value
         lines.append(f"  --{f.name}={text}  ({f.type.__name__}) {meaning.get(f.name, '')}".rstrip())
+    lines.append(f"  --max_pixels=N  (int) not part of the recipe: images above N pixels are refused before decoding "
+                 f"(default {DEFAULT_MAX_PIXELS}, Pillow's decompression-bomb limit)")
     if name and recipe.paper_data:
         lines += ["", f"The paper trained on {recipe.paper_data}."]
     lines += ["", "Rerunning the same command resumes from output/<run>/state.pdstate; Ctrl-C (or SIGTERM) saves at "

@@ -11,11 +11,11 @@ from collections import OrderedDict
 
 import numpy as np
 import paddle
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError  # noqa: F401
 
 from .errors import SRError
 # Re-exported: the names this module had before image I/O and data sources moved out.
-from .imageio import (IMAGE_EXTENSIONS, is_grayscale_file, list_images, load_image, to_tensor_range,  # noqa: F401
+from .imageio import (IMAGE_EXTENSIONS, is_grayscale_file, list_images, load_image, open_image, to_tensor_range,  # noqa: F401
                       to_uint8)
 from .sources import (CELEBA_SPLITS, DIV2K_SPLITS, EMBEDDED_TRAIN, EMBEDDED_VAL, _lr_files, div2k_lr_folder,  # noqa: F401
                       embedded_images, image_name, resolve_source)
@@ -156,8 +156,10 @@ class _SeededImageDataset(paddle.io.Dataset):
         bad, small = [], []
         for p in self.paths:
             try:
-                with Image.open(p) as im:
+                with open_image(p) as im:  # SRError above the pixel limit (--max-pixels)
                     w, h = im.size
+                    if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                        w, h = h, w  # load_image turns it upright
             except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
                 bad.append((p, e))
                 continue

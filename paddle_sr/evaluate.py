@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from .data import modcrop
-from .imageio import is_grayscale_file, list_images, load_image, to_uint8
+from .imageio import DEFAULT_MAX_PIXELS, is_grayscale_file, list_images, load_image, set_max_pixels, to_uint8
 from .engine import ENGINE_HELP, ENGINES
 from .errors import SRError, cli_main
 from .imresize import imresize
@@ -331,9 +331,14 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     ap.add_argument("--engine", choices=ENGINES, default=None, help=ENGINE_HELP)
     ap.add_argument("--force", action="store_true", help="overwrite an existing --out file and --save-images PNGs")
+    ap.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                    help=f"refuse images above N pixels before decoding (default {DEFAULT_MAX_PIXELS:,}, Pillow's "
+                         f"decompression-bomb limit)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from .checkpoint import check_writable, refuse_existing
+
+    set_max_pixels(args.max_pixels)
 
     # Outputs first: a table computed for minutes must not die on an unwritable --out afterwards.
     if args.out:

@@ -35,6 +35,10 @@ not only on context. Official weights, x4, Set14 barbara (144x180 LR), tiles 48/
 overlap 50: RLFN up to 25/30 grey levels (1.7 % / 1.2 % of values off by more than 1), RLFN_ntire
 up to 12/10 (0.5 % / 0.7 %). Auto-tiling only tiles RLFN above about 0.37 MP LR at the 2 GiB budget.
 
+Output: ``super_resolve(..., rows=f)`` hands the result out as finished row blocks (tiles blend in a
+strip one window high), so a caller can write it without a full-size float copy; ``predict`` streams
+them into the PNG and plans the whole call's memory first (``paddle_sr.memory``).
+
 Too small: an image (or explicit tile) with a side under the model's minimum (``min_side``: RLFN 11,
 SwinIR 4, the bicubic pre-upsampling models 2, found by tiny forwards) is an ``SRError``.
 """
@@ -145,6 +149,7 @@ IM2COL_LIMIT = 2 ** 30  # elements in one conv's im2col buffer: Paddle 3.0.0's C
 DEFAULT_MAX_MEMORY_MB = 2048  # estimated working memory of one device call, unless told otherwise
 _PROBE = 32  # LR side of the probe forward
 _facts_cache = weakref.WeakKeyDictionary()
+ROWS_BLOCK = 2 ** 20  # output pixels per block handed to ``rows`` (``_sr_tiled``)
 
 
 class _Facts:
@@ -369,25 +374,64 @@ def default_overlap(model, side=48):
     return overlap
 
 
-def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None):
-    """x: 3xHxW float32 host array -> 3xH'xW' float32 host array; ``progress(done, total)`` per call."""
+def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None, rows=None):
+    """x: 3xHxW float32 host array -> 3xH'xW' float32 host array; ``progress(done, total)`` per call.
+
+    ``rows``: called as ``rows(y0, block)`` with finished 3 x n x W' float32 blocks, top to bottom
+    (then nothing is returned): tiles are blended in a strip one window high, finished rows leave it,
+    so no full-size float canvas (or weight map: the ramps are separable, the weight sum is
+    ``Wy(y) * Wx(x)``) is ever held.
+    """
     _, h, w = x.shape
     run = _runner(model)
+    whole = None
     if tile is None:
-        return run(paddle.to_tensor(x[None]), out_hw)[0].numpy()
-    p = max(h // math.gcd(h, out_hw[0]), w // math.gcd(w, out_hw[1]))
-    # When aligned tiles would have to grow past ``tile`` (awkward sizes at non-integer scales), a
-    # model that can be queried at coordinates is tiled on the plain pixel grid instead.
-    by_coords = p > tile and hasattr(model, "gen_feat") and hasattr(model, "query_rgb")
-    ys = _axis_plan(h, out_hw[0], tile, overlap, align=not by_coords)
-    xs = _axis_plan(w, out_hw[1], tile, overlap, align=not by_coords)
-    if len(ys) == 1 and len(xs) == 1:
-        return run(paddle.to_tensor(x[None]), out_hw)[0].numpy()
+        whole = run(paddle.to_tensor(x[None]), out_hw)[0].numpy()
+    else:
+        p = max(h // math.gcd(h, out_hw[0]), w // math.gcd(w, out_hw[1]))
+        # When aligned tiles would have to grow past ``tile`` (awkward sizes at non-integer scales), a
+        # model that can be queried at coordinates is tiled on the plain pixel grid instead.
+        by_coords = p > tile and hasattr(model, "gen_feat") and hasattr(model, "query_rgb")
+        ys = _axis_plan(h, out_hw[0], tile, overlap, align=not by_coords)
+        xs = _axis_plan(w, out_hw[1], tile, overlap, align=not by_coords)
+        if len(ys) == 1 and len(xs) == 1:
+            whole = run(paddle.to_tensor(x[None]), out_hw)[0].numpy()
+    if whole is not None:
+        if rows is None:
+            return whole
+        step = max(1, ROWS_BLOCK // out_hw[1])
+        for y0 in range(0, out_hw[0], step):
+            rows(y0, whole[:, y0:y0 + step])
+        return None
     _check_size(model, (ys[0][1] - ys[0][0], xs[0][1] - xs[0][0]), what="tile")
     if by_coords:
         query, batch_size = _query_runner(model, (h, w), out_hw), 1  # window outputs differ in size
-    out = np.zeros((x.shape[0],) + tuple(out_hw), np.float32)
-    wsum = np.zeros(tuple(out_hw), np.float32)
+    out = None
+    if rows is None:
+        out = np.empty((x.shape[0],) + tuple(out_hw), np.float32)
+
+        def rows(y0, block):
+            out[:, y0:y0 + block.shape[1]] = block
+    wy_sum, wx_sum = np.zeros(out_hw[0], np.float32), np.zeros(out_hw[1], np.float32)
+    for _, _, o0, o1, wt in ys:
+        wy_sum[o0:o1] += wt
+    for _, _, o0, o1, wt in xs:
+        wx_sum[o0:o1] += wt
+    strip = np.zeros((x.shape[0], max(o1 - o0 for _, _, o0, o1, _ in ys), out_hw[1]), np.float32)
+    top = [0]  # output row of strip[:, 0]; rows above it are finished and gone
+    step = max(1, ROWS_BLOCK // out_hw[1])
+
+    def flush(upto):
+        n = upto - top[0]
+        if n <= 0:
+            return
+        for a in range(0, n, step):  # small blocks: the caller's conversions stay small too
+            b = min(a + step, n)
+            rows(top[0] + a, strip[:, a:b] / (wy_sum[top[0] + a:top[0] + b, None] * wx_sum[None, :]))
+        strip[:, :strip.shape[1] - n] = strip[:, n:].copy()
+        strip[:, strip.shape[1] - n:] = 0
+        top[0] = upto
+
     boxes = [(a, b) for a in ys for b in xs]
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i:i + batch_size]
@@ -397,16 +441,16 @@ def _sr_tiled(model, x, out_hw, tile, overlap, batch_size, progress=None):
         else:
             sr = run(batch, (chunk[0][0][3] - chunk[0][0][2], chunk[0][1][3] - chunk[0][1][2])).numpy()
         for t, ((_, _, oy0, oy1, wy), (_, _, ox0, ox1, wx)) in zip(sr, chunk):
-            wt = wy[:, None] * wx[None, :]
-            out[:, oy0:oy1, ox0:ox1] += t * wt
-            wsum[oy0:oy1, ox0:ox1] += wt
+            flush(oy0)  # window starts never move up: every row above this one is complete
+            strip[:, oy0 - top[0]:oy1 - top[0], ox0:ox1] += t * (wy[:, None] * wx[None, :])
         if progress is not None:
             progress(i + len(chunk), len(boxes))
-    return out / wsum
+    flush(out_hw[0])
+    return out
 
 
 def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=False, batch_size=1, out_size=None,
-                  max_memory_mb=None, progress=None, engine=None):
+                  max_memory_mb=None, progress=None, engine=None, rows=None):
     """Super-resolve one HxWx3 image on [0, 255]; returns H'xW'x3 float32 in [-1, 1] (not clipped).
 
     Args:
@@ -428,6 +472,9 @@ def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=
             0-255, ``tests/test_engine_choice.py``); 'auto' picks it on the CPU once it pays for its export;
             None: ``default_engine()`` ('auto' unless set).
             Tiling is planned on the eager model either way, so both engines cut the same tiles.
+        rows: None (return the whole result), or a callable ``rows(y0, block)`` that receives the result
+            as finished ``n x W' x 3`` float32 blocks, top to bottom, and None is returned: with tiles,
+            no full-size float copy of the output exists (``predict`` writes the PNG from them).
 
     Runs with all usable CPU cores for Paddle's math (``engine.inference_threads``) unless the
     process chose a thread count (``engine.use_threads``).
@@ -436,11 +483,11 @@ def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=
 
     with inference_threads():
         return _super_resolve(model, lr, scale, tile, tile_overlap, self_ensemble, batch_size, out_size,
-                              max_memory_mb, progress, engine)
+                              max_memory_mb, progress, engine, rows)
 
 
 def _super_resolve(model, lr, scale, tile, tile_overlap, self_ensemble, batch_size, out_size, max_memory_mb,
-                   progress, engine):
+                   progress, engine, rows=None):
     lr = np.asarray(lr)
     if lr.ndim == 2:
         lr = np.repeat(lr[:, :, None], 3, axis=2)
@@ -476,14 +523,20 @@ def _super_resolve(model, lr, scale, tile, tile_overlap, self_ensemble, batch_si
             for flip, k in steps:
                 t = np.rot90(lr[:, ::-1] if flip else lr, k)
                 hw = out_hw[::-1] if k % 2 else out_hw
+                sink = None if rows is None or self_ensemble else (lambda y0, b: rows(y0, b.transpose(1, 2, 0)))
                 y = _sr_tiled(net, to_tensor_range(np.ascontiguousarray(t)), hw, tile, tile_overlap, batch_size,
-                              step_progress)
+                              step_progress, sink)
                 done[0] += 1
                 if not self_ensemble:
-                    return np.ascontiguousarray(y.transpose(1, 2, 0))
+                    return None if rows is not None else np.ascontiguousarray(y.transpose(1, 2, 0))
                 y = np.rot90(y.transpose(1, 2, 0), -k)
                 acc = (0 if acc is None else acc) + (y[:, ::-1] if flip else y).astype(np.float64)
-            return (acc / len(ENSEMBLE)).astype(np.float32)
+            result = (acc / len(ENSEMBLE)).astype(np.float32)
+            if rows is None:
+                return result
+            for y0 in range(0, result.shape[0], 256):
+                rows(y0, result[y0:y0 + 256])
+            return None
     finally:
         if was_training:
             model.train()

@@ -3,11 +3,15 @@
     python -m paddle_sr.predict --model NAME --weights FILE --scale S INPUT... --out DIR
 
 INPUT is any mix of image files and folders of images (any size). Each result is written as
-``DIR/<name>_x<scale>.png`` (``<name>_<W>x<H>.png`` with ``--size``), atomically, and an existing
-file is never overwritten unless ``--force`` is given (all outputs are checked before any work).
-``--tile N`` / ``--max-memory MB`` bound memory on large images (see ``paddle_sr.inference``).
-An unreadable image is reported on one line and skipped; the others are still written and the
-command exits with status 2 at the end, naming every file that failed. When ``--out`` is one of
+``DIR/<name>_x<scale>.png`` (``<name>_<W>x<H>.png`` with ``--size``), RGBA when the input has alpha
+(upscaled bicubically), atomically, and an existing file is never overwritten unless ``--force`` is
+given (all outputs are checked before any work); ``--skip-existing`` keeps them and does the rest
+(continues an interrupted folder). Each image's whole call (input, tiles, output strip, PNG encoder)
+is planned from its header against ``--max-memory MB`` (default: 80 % of the available memory;
+``paddle_sr.memory``) and the rows are streamed into the PNG: no full-size copy of the output.
+Inputs above ``--max-pixels`` (default: Pillow's decompression-bomb limit) are refused.
+An unreadable, too large or over-budget image is reported on one line and skipped; the others are
+still written and the command exits with status 2 at the end, naming every file that failed. When ``--out`` is one of
 the input folders, the tool's own earlier outputs there (``<name>_x<scale>.png`` or
 ``<name>_<W>x<H>.png`` beside ``<name>.*``) are not taken as inputs again. Arbitrary-scale models
 (LIIF) take a non-integer ``--scale`` or an output ``--size WxH``. ``--engine inference`` exports
@@ -19,10 +23,12 @@ import os
 import re
 import sys
 
-from .imageio import IMAGE_EXTENSIONS, list_images, load_image, to_uint8
+import numpy as np
+
+from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, PngRows, list_images, load_image, open_image,
+                      set_max_pixels, hwc_to_uint8)
 from .engine import ENGINE_HELP, ENGINES
 from .errors import SRError, cli_main
-from .evaluate import save_png
 
 
 _SIZE_NEEDS_EAGER = ("--size needs --engine eager: an exported arbitrary-scale model renders at the fixed scale "
@@ -118,12 +124,16 @@ class PredictFailures(SRError):
 
 
 def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_overlap=None, self_ensemble=False,
-            force=False, progress=True, engine=None, max_memory_mb=None):
+            force=False, progress=True, engine=None, max_memory_mb=None, skip_existing=False, max_pixels=None):
     """Super-resolve every image of ``inputs`` into ``out_dir``; returns the written paths.
 
     ``engine``: 'auto' (None: the process default, ``engine_choice.default_engine``), 'eager' or
     'inference' (an exported copy of ``model`` run by Paddle Inference, ``paddle_sr.engine_choice``).
-    ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
+    ``tile``/``tile_overlap`` None: ``inference.super_resolve``'s defaults. ``max_memory_mb``: the
+    budget of one image's whole call (``paddle_sr.memory``; None: a fraction of the available memory),
+    checked from the header before the image is decoded. ``skip_existing``: outputs already there are
+    kept and their inputs skipped (outputs are written atomically, so an existing one is complete).
+    ``max_pixels``: the pixel limit of an input (``imageio.set_max_pixels``; None: Pillow's).
     An image that cannot be read or super-resolved is reported on stderr and skipped; after the
     others are written, ``PredictFailures`` (an SRError) names every failed file.
     """
@@ -131,12 +141,13 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
     from .engine import with_engine
     from .engine_choice import resolve_engine
     from .evaluate import inference_options
-    from .inference import super_resolve
 
     engine = resolve_engine(engine)
     if engine == "inference" and out_size is not None:
         raise SRError(_SIZE_NEEDS_EAGER)
-    options = inference_options(tile, tile_overlap, max_memory_mb)
+    if force and skip_existing:
+        raise SRError("pass --force (overwrite existing outputs) or --skip-existing (keep them), not both")
+    inference_options(tile, tile_overlap, max_memory_mb)
     check_writable(out_dir, "--out folder", folder=True)
 
     files = collect_inputs(inputs, out_dir)
@@ -148,35 +159,84 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
         if o in seen:
             raise SRError(f"{seen[o]} and {f} would both be written to {o}; rename one or run them separately")
         seen[o] = f
-    if not force:
-        existing = [o for o in outs if os.path.exists(o)]
-        if existing:
-            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-            raise SRError(f"{existing[0]}{more} already exists; pass --force to overwrite or choose another --out")
-    model = with_engine(model, engine)  # after the checks above: exporting takes seconds
+    existing = [o for o in outs if os.path.exists(o)]
+    if existing and not force and not skip_existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise SRError(f"{existing[0]}{more} already exists; pass --force to overwrite, --skip-existing to keep it "
+                      f"and do the rest, or choose another --out")
     pairs = list(zip(files, outs))
+    if skip_existing and existing:
+        pairs = [(f, o) for f, o in pairs if o not in set(existing)]
+        _report(f"skipping {len(existing)} image(s) whose output already exists (--skip-existing)", False)
+    if max_pixels is not None:
+        set_max_pixels(max_pixels)
+    eager = model
+    model = with_engine(model, engine) if pairs else model  # after the checks above: exporting takes seconds
     if progress:
         from tqdm import tqdm
         pairs = tqdm(pairs, desc="predict", unit="img")
     written, failures = [], []
     for f, o in pairs:
         try:
-            lr = load_image(f)
-            sr = super_resolve(model, lr, scale, self_ensemble=self_ensemble, out_size=out_size, **options)
+            _predict_one(eager, model, f, o, scale, out_size, tile, tile_overlap, self_ensemble, max_memory_mb, force)
         except (SRError, ValueError, RuntimeError, MemoryError) as e:
-            # This image only (unreadable, too small or too large for the model): report it on one
-            # line and go on, so one bad file does not cost the rest of a folder.
+            # This image only (unreadable, too small or too large for the model or the memory budget):
+            # report it on one line and go on, so one bad file does not cost the rest of a folder.
             reason = str(e) if isinstance(e, SRError) else f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
             failures.append((f, reason))
             _report(f"skipped {f}: {reason}", progress)
             continue
-        save_png(to_uint8(sr.transpose(2, 0, 1)), o, replace=force)  # OSError (disk full): stops the run
-        written.append(o)
+        written.append(o)  # an OSError (disk full) stops the run
     if failures:
         names = ", ".join(os.path.basename(f) for f, _ in failures)
         raise PredictFailures(f"{len(failures)} of {len(files)} image(s) failed ({names}; reasons above); the other "
                               f"{len(written)} were written to {os.fspath(out_dir)}", written, failures)
     return outs
+
+
+def _predict_one(eager, net, path, out, scale, out_size, tile, tile_overlap, self_ensemble, max_memory_mb,
+                 force=False):
+    """One image: the memory plan from its header, then SR rows streamed into the PNG (with alpha). Without
+    ``force`` the last step refuses a file another run wrote there meanwhile (``atomic_write(replace=False)``)."""
+    from PIL import Image
+
+    from . import memory
+    from .checkpoint import atomic_write
+    from .inference import output_size, super_resolve
+
+    try:
+        with open_image(path) as im:  # header only; SRError above the pixel limit
+            w, h = im.size
+            has_alpha = "A" in im.getbands() or "transparency" in im.info
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                w, h = h, w
+    except (OSError, SyntaxError, ValueError):
+        w = h = None  # load_image below says what is wrong with it (or reads a TIFF Pillow cannot)
+    if w is not None:
+        out_hw = output_size((h, w), scale, out_size)
+        plan = memory.check(eager, (h, w), out_hw, name=path, tile=tile, tile_overlap=tile_overlap,
+                            max_memory_mb=max_memory_mb, alpha=has_alpha, self_ensemble=self_ensemble)
+        if plan is not None and tile is None:
+            tile, tile_overlap = plan["tile"], plan["overlap"] if plan["tile"] is not None else tile_overlap
+    lr, alpha = load_image(path, alpha=True)
+    out_hw = output_size(lr.shape[:2], scale, out_size)
+    if alpha is not None:
+        alpha = np.asarray(Image.fromarray(alpha).resize((out_hw[1], out_hw[0]), Image.BICUBIC))
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            png = PngRows(f, out_hw[1], out_hw[0], 3 if alpha is None else 4)
+
+            def rows(y0, block):
+                block = hwc_to_uint8(block)
+                if alpha is not None:
+                    block = np.concatenate([block, alpha[y0:y0 + block.shape[0], :, None]], axis=2)
+                png.write(block)
+            super_resolve(net, lr, scale, tile=tile, tile_overlap=tile_overlap, self_ensemble=self_ensemble,
+                          out_size=out_size, rows=rows,
+                          **({"max_memory_mb": max_memory_mb} if max_memory_mb else {}))
+            png.close()
+    atomic_write(out, write, ".png", replace=force)
 
 
 def _report(line, progress):
@@ -201,9 +261,17 @@ def main(argv=None):
     ap.add_argument("--tile-overlap", type=int, default=None, metavar="M",
                     help="LR pixels of overlap between tiles (default: the model's own)")
     ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
-                    help="tile automatically so one device call stays within MB megabytes")
+                    help="memory budget of one image's whole call (input, tiles, output, PNG encoder), checked "
+                         "before any work; tiles get what is left (default: 80%% of the available memory)")
+    ap.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                    help=f"refuse inputs above N pixels before decoding (default {DEFAULT_MAX_PIXELS:,}, Pillow's "
+                         f"decompression-bomb limit)")
     ap.add_argument("--self-ensemble", action="store_true", help="average x8 flips/rotations (8x slower)")
-    ap.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    overwrite = ap.add_mutually_exclusive_group()
+    overwrite.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    overwrite.add_argument("--skip-existing", action="store_true",
+                           help="keep existing outputs and do the rest (continues an interrupted folder; outputs "
+                                "are written atomically, so an existing one is complete)")
     ap.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     ap.add_argument("--engine", choices=ENGINES, default=None, help=ENGINE_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -226,6 +294,7 @@ def main(argv=None):
     from .evaluate import inference_options
 
     inference_options(args.tile, args.tile_overlap, args.max_memory)
+    set_max_pixels(args.max_pixels)
     # A typo in a path, an --out that is a file or cannot be written fail before the model is built.
     check_writable(args.out, "--out folder", folder=True)
     collect_inputs(args.inputs, args.out)
@@ -236,8 +305,10 @@ def main(argv=None):
     scale = args.scale if args.scale is None or not args.scale.is_integer() else int(args.scale)
     outs = predict(model, args.inputs, args.out, scale=scale, out_size=out_size, tile=args.tile,
                    tile_overlap=args.tile_overlap, self_ensemble=args.self_ensemble, force=args.force,
-                   progress=not args.quiet, engine=args.engine, max_memory_mb=args.max_memory)
-    print(f"wrote {len(outs)} image(s) to {args.out}")
+                   progress=not args.quiet, engine=args.engine, max_memory_mb=args.max_memory,
+                   skip_existing=args.skip_existing)
+    print(f"{len(outs)} image(s) in {args.out}" + (" (existing outputs kept: --skip-existing)" if args.skip_existing
+                                                    else ""))
     return outs
 
 

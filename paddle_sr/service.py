@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from .data import modcrop
-from .imageio import is_grayscale_file, load_image, to_uint8
+from .imageio import hwc_to_uint8, is_grayscale_file, load_image, to_uint8
 from .errors import SRError
 from .imresize import imresize
 
@@ -281,14 +281,28 @@ def upscale(model, lr, scale, progress=None, max_memory_mb=None, tile=None, name
             planned = plan_tile(model, lr.shape[:2], out_hw, max_memory_mb)
         except SRError:
             planned = None  # super_resolve raises the same error, with the same words, below
+    import paddle
+
+    if isinstance(model, paddle.nn.Layer):  # predict's memory plan, the result kept as uint8 (memory.py)
+        from . import memory
+
+        plan = memory.check(model, lr.shape[:2], out_hw, name=f"{name} on this image", tile=tile,
+                            call_mb=max_memory_mb, canvas=True)  # budget: 80 % of the available memory
+        if plan is not None and tile is None and plan["tile"] is not None:
+            opts.update(tile=plan["tile"], tile_overlap=plan["overlap"])
+            planned = plan["tile"]
     t0 = time.perf_counter()
+    out = np.empty(tuple(out_hw) + (3,), np.uint8)  # rows land here: no full-size float copy
+
+    def rows(y0, block):
+        out[y0:y0 + block.shape[0]] = hwc_to_uint8(block)
     try:
-        sr = super_resolve(model, lr, scale, progress=progress, **opts)
+        super_resolve(model, lr, scale, progress=progress, rows=rows, **opts)
     except MemoryError:
         raise SRError(f"ran out of memory on a {lr.shape[1]}x{lr.shape[0]} image with {name}; use a smaller "
                       f"--max-memory, or the command line with --tile {suggest_tile(model, lr.shape[:2], scale, 512)}"
                       ) from None
-    return Result(name, to_uint8(sr.transpose(2, 0, 1)), time.perf_counter() - t0, planned)
+    return Result(name, out, time.perf_counter() - t0, planned)
 
 
 def degrade(hr, scale):

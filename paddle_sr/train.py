@@ -48,6 +48,7 @@ from .checkpoint import (STATE, RunLock, atomic_write, check_writable, open_run,
 from .errors import SRError, StopSignals, cli_main  # noqa: E402
 from .evaluate import score_sets, validation_sets  # noqa: E402
 from .models.common import set_mean_shift_trainable  # noqa: E402
+from .imageio import set_max_pixels  # noqa: E402
 from .models.esrgan import UnitRangeVGGStyleDiscriminator  # noqa: E402
 from .models.srresnet import SRGANDiscriminator  # noqa: E402
 
@@ -405,7 +406,18 @@ def main(argv=None):
     if any(a in ("-h", "--help") for a in argv[1:]):
         print(configs.help_text(argv[0]))
         return 0
-    return train(configs.resolve(argv[0], configs.parse_overrides(argv[1:])))
+    rest = []
+    for a in argv[1:]:
+        key, _, value = a.partition("=")
+        if key in ("--max_pixels", "--max-pixels"):
+            try:
+                set_max_pixels(int(value))
+            except ValueError:
+                raise SRError(f"--max_pixels takes a number of pixels, got {value!r} (e.g. --max_pixels=400000000)") \
+                    from None
+        else:
+            rest.append(a)
+    return train(configs.resolve(argv[0], configs.parse_overrides(rest)))
 
 
 if __name__ == "__main__":
