@@ -42,8 +42,8 @@ _failed = weakref.WeakKeyDictionary()  # model -> why its export failed ('auto' 
 
 class _State:
     def __init__(self, key):
-        self.key = key  # (weights fingerprint, device)
-        self.engine = None  # the InferenceEngine, once built
+        self.key = key  # (weights fingerprint, device, engine asked for)
+        self.engine = None  # the InferenceEngine (or onnx_engine.OnnxEngine), once built
         self.spent = 0.0  # predicted eager seconds run on these weights so far
 
 
@@ -104,12 +104,17 @@ def engine_for(model, engine=None, lr_pixels=0):
     from .engine import current_device, with_engine
 
     engine = resolve_engine(engine)
+    if engine == "onnxruntime" and isinstance(model, nn.Layer):
+        from .onnx_export import onnx_refusal
+
+        if onnx_refusal(model):
+            raise SRError(f"engine onnxruntime: {onnx_refusal(model)}")  # LIIF would else run eager below
     if engine == "eager" or not isinstance(model, nn.Layer) or hasattr(model, "render"):
         return model
     device = current_device()
     if engine == "auto" and device != "cpu":
         return model
-    key = (fingerprint(model), device)
+    key = (fingerprint(model), device, engine)
     state = _state.get(model)
     if state is None or state.key != key:
         state = _state[model] = _State(key)
@@ -123,7 +128,7 @@ def engine_for(model, engine=None, lr_pixels=0):
             return model
     was_training = model.training
     try:
-        state.engine = with_engine(model, "inference")
+        state.engine = with_engine(model, "onnxruntime" if engine == "onnxruntime" else "inference")
     except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
         if engine == "inference":
             raise
@@ -141,4 +146,6 @@ def chosen(model):
     """'inference' if ``model`` has an engine built for the weights of its last ``engine_for`` lookup,
     else 'eager' (for reports; a weight change shows at the next lookup)."""
     state = _state.get(model) if isinstance(model, nn.Layer) else None
-    return "inference" if state is not None and state.engine is not None else "eager"
+    if state is None or state.engine is None:
+        return "eager"
+    return getattr(state.engine, "engine_kind", "inference")

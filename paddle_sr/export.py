@@ -12,6 +12,10 @@ Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceE
 Arbitrary-scale models (LIIF) are exported as fixed-scale renderers: ``forward(lr)`` at the model's
 ``scale`` (``--scale``, may be non-integer; output ``round(H * scale)`` computed in the graph), all
 output pixels queried in one batch, so large images want tiled inference (``--tile``).
+
+``--format onnx`` writes one ONNX file instead (``--out NAME.onnx``; paddle2onnx, dynamic N/H/W,
+the same metadata in its ``metadata_props``): ``paddle_sr/onnx_export.py``. Run it with
+``--engine onnxruntime`` or with onnxruntime alone (``examples/onnx_upscale.py``).
 """
 import argparse
 import json
@@ -80,7 +84,10 @@ def main(argv=None):
                                                     "rebuilds the model), or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg num_features=16")
-    p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json)")
+    p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json); "
+                                                "with --format onnx the .onnx file")
+    p.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
+                   help="paddle: Paddle Inference folder (default); onnx: one ONNX file (needs paddle2onnx)")
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
     cfg = run_config(args.weights) or {}
@@ -92,9 +99,19 @@ def main(argv=None):
     scale = int(scale) if float(scale).is_integer() else float(scale)
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
-    check_writable(args.out, "--out folder", folder=True)
+    if args.format == "onnx":
+        from .onnx_export import check_onnx_out
+
+        check_onnx_out(args.out)
+    else:
+        check_writable(args.out, "--out folder", folder=True)
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
     model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
+    if args.format == "onnx":
+        from .onnx_export import export_onnx
+
+        print(f"exported {name} x{scale} -> {export_onnx(model, args.out, name=name, scale=scale)}")
+        return
     export(model, args.out, name=name, scale=scale)
     graph, params = model_files(args.out)
     print(f"exported {name} x{scale} -> {graph}, {params}")
