@@ -97,6 +97,7 @@ def export_onnx(model, out, name=None, scale=None, opset=OPSET):
             raise SRError(f"cannot export {name} to ONNX: {detail}; use --format paddle (Paddle Inference) instead")
         proto = onnx.load_model(raw)
         _name_dims(proto)
+        _constants_to_initializers(proto)
         meta = {"model": name, "scale": str(scale), "input": IO_RANGE + ", any N/H/W",
                 "output": IO_RANGE, "weights_range": weights_range, "fingerprint": fingerprint(model),
                 "paddle": paddle.__version__, "paddle2onnx": paddle2onnx.__version__}
@@ -133,6 +134,40 @@ def _convert(graph, params, raw, opset):
               and "unsupported features" not in line]
     last = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or ["no output"]
     return "paddle2onnx: " + (errors[0] if errors else f"exit status {proc.returncode}: {last[0].strip()[:200]}")
+
+
+def _constants_to_initializers(proto):
+    """paddle2onnx writes every weight as a ``Constant`` node, often behind an ``Identity``: make them graph
+    initializers and drop those Identities, the form ONNX Runtime's quantizer recognises as weights (it
+    left Constant-fed convolutions' weights in float32 and quantized the Identity outputs instead)."""
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    inits = {i.name for i in graph.initializer}
+    keep = []
+    for node in graph.node:
+        value = [a for a in node.attribute if a.name == "value"] if node.op_type == "Constant" else []
+        if value and value[0].HasField("t"):
+            tensor = numpy_helper.from_array(numpy_helper.to_array(value[0].t), node.output[0])
+            graph.initializer.append(tensor)
+            inits.add(node.output[0])
+        else:
+            keep.append(node)
+    outputs = {o.name for o in graph.output}
+    rename = {}
+    final = []
+    for node in keep:
+        if node.op_type == "Identity" and node.input[0] in inits and node.output[0] not in outputs:
+            rename[node.output[0]] = node.input[0]
+        else:
+            final.append(node)
+    for node in final:
+        for i, name in enumerate(node.input):
+            while name in rename:
+                name = rename[name]
+            node.input[i] = name
+    del graph.node[:]
+    graph.node.extend(final)
 
 
 def _name_dims(proto):
