@@ -16,6 +16,12 @@
   GPU (cuDNN is fast already), arbitrary-scale renderers (LIIF) and a model whose export fails
   (one warning, then eager for that model instance, whatever its weights become).
 
+With onnxruntime installed (``requirements-onnx.txt``), 'auto' also exports the model to ONNX when
+it exports, times both engines on the same 64x64 probe (``onnx_engine.faster_engine``: interleaved,
+median of 3) and keeps the faster: measured, not assumed, because neither wins everywhere (ESPCN x4 at
+64x64: ONNX Runtime 0.018 s, Paddle Inference 0.119 s; RLFN_ntire x4: 0.224 s vs 0.080 s,
+``benchmarks/onnx_int8.py``). ``chosen`` then says 'onnxruntime'. INT8 is never picked by 'auto'.
+
 The engine is cached per model instance and rebuilt when the weights change (``fingerprint``: a
 hash of every parameter and buffer) or the Paddle device does. ``set_default_engine`` /
 ``$PADDLE_SR_ENGINE`` choose the engine for a whole process.
@@ -33,6 +39,9 @@ from .errors import SRError
 ENGINE_ENV = "PADDLE_SR_ENGINE"
 EAGER_MACS_PER_S = 5e9  # eager conv throughput measured here: RLFN_ntire 4-10, RCAN 4 GMAC/s (2 cores)
 EXPORT_S = (0.5, 0.012)  # export + predictor: RLFN_ntire (53 sublayers) 1.0 s, RCAN (2443) 29 s
+# What 'auto' exports to: Paddle Inference, and ONNX Runtime where it is installed and the model converts;
+# with both, each runs the same probe and the faster one is kept (onnx_engine.faster_engine).
+AUTO_CANDIDATES = ("inference", "onnxruntime")
 _default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'auto'
 _state = weakref.WeakKeyDictionary()  # model -> _State
 
@@ -129,6 +138,10 @@ def engine_for(model, engine=None, lr_pixels=0):
     was_training = model.training
     try:
         state.engine = with_engine(model, "onnxruntime" if engine == "onnxruntime" else "inference")
+        if engine == "auto" and "onnxruntime" in AUTO_CANDIDATES:
+            from .onnx_engine import faster_engine
+
+            state.engine = faster_engine(model, state.engine)
     except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
         if engine == "inference":
             raise

@@ -119,3 +119,39 @@ def check_matches(engine, name, scale):
         raise SRError(f"{where} was exported from {engine.sr_name} x{engine.sr_scale}, not {name} x{scale}; "
                       f"pass --model {engine.sr_name} --scale {engine.sr_scale} or the ONNX file of {name} x{scale}")
     return engine
+
+
+PROBE_SIDE = 64
+
+
+def faster_engine(model, paddle_engine, repeats=3):
+    """``paddle_engine`` (an ``InferenceEngine``) or ``model`` exported to ONNX Runtime, whichever runs a
+    ``PROBE_SIDE`` x ``PROBE_SIDE`` probe faster (one warm-up each, then ``repeats`` interleaved runs,
+    medians compared); the choice's timings are kept in the winner's ``measured``. Without onnxruntime,
+    for a model ONNX cannot take, or when the ONNX export fails, ``paddle_engine`` (no warning: Paddle
+    Inference is the documented default of 'auto')."""
+    import statistics
+    import time
+
+    from .onnx_export import onnx_refusal
+
+    if not available() or onnx_refusal(model):
+        return paddle_engine
+    try:
+        import paddle2onnx  # noqa: F401
+        onnx_engine = OnnxEngine.from_model(model)
+    except Exception:  # noqa: BLE001 - auto keeps the engine it has
+        return paddle_engine
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, PROBE_SIDE, PROBE_SIDE)).astype(np.float32)
+    engines = {"inference": paddle_engine, "onnxruntime": onnx_engine}
+    times = {k: [] for k in engines}
+    for r in range(repeats + 1):
+        for k, e in engines.items():
+            start = time.perf_counter()
+            e.run(x)
+            if r:
+                times[k].append(time.perf_counter() - start)
+    measured = {k: statistics.median(v) for k, v in times.items()}
+    best = engines[min(measured, key=measured.get)]
+    best.measured = measured
+    return best

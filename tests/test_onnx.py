@@ -154,3 +154,24 @@ def test_onnx_engine_checks_the_file(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(SRError, match="not a readable ONNX model"):
         OnnxEngine(tmp_path / "junk.onnx")
+
+
+def test_auto_keeps_the_faster_of_paddle_inference_and_onnxruntime(monkeypatch):
+    from paddle_sr import engine as E
+
+    monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)  # as if eager were very slow: the first call exports
+    lr = np.random.default_rng(5).uniform(0, 255, (24, 28, 3)).astype(np.uint8)
+    for name in ("espcn", "rdn"):
+        model, scale = _case(name)
+        eager = super_resolve(model, lr, scale, engine="eager")
+        out = super_resolve(model, lr, scale)
+        net = C.engine_for(model, "auto", 1)
+        assert set(net.measured) == {"inference", "onnxruntime"}
+        kind = min(net.measured, key=net.measured.get)  # the one measured faster is the one kept
+        assert C.chosen(model) == kind
+        assert isinstance(net, OnnxEngine if kind == "onnxruntime" else E.InferenceEngine)
+        assert np.abs(out - eager).max() * 127.5 < TOL
+    monkeypatch.setattr(C, "AUTO_CANDIDATES", ("inference",))  # ONNX Runtime out of the race
+    model, scale = _case("espcn")
+    super_resolve(model, lr, scale)
+    assert C.chosen(model) == "inference"
