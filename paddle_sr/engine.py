@@ -288,7 +288,8 @@ class InferenceEngine:
 
 ENGINES = ("auto", "eager", "inference", "onnxruntime")  # auto: paddle_sr.engine_choice
 ENGINE_HELP = ("auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, "
-               "3-10x faster) when the work pays for the export, else eager; eager: the Paddle layers; "
+               "3-10x faster) when the work pays for the export, else eager; with onnxruntime installed also to "
+               "ONNX, keeping whichever runs a probe faster; eager: the Paddle layers; "
                "inference: always the exported model; onnxruntime: the model exported to ONNX and run by "
                "ONNX Runtime (needs onnxruntime and paddle2onnx)")  # --engine of evaluate and predict
 

@@ -4,7 +4,7 @@
     python -m paddle_sr.export --weights output/demo_x2/Best.pdparams --out export/demo_x2   # a run's own model
 
 writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
-``OUT/sr_meta.json``. The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
+``OUT/sr_meta.json`` (model, scale, I/O range, the weights' own range and fingerprint). The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
 height/width (``InputSpec([None, 3, None, None])``) and returns SR in [-1, 1]; the weights' own
 value range (``value_range`` buffer) is baked in, so the exported model needs no knowledge of it.
 Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceEngine(OUT)``.
@@ -33,6 +33,17 @@ from .engine import META_FILE, PREFIX, model_files, use_device
 from .errors import SRError, cli_main
 
 
+def weights_meta(model):
+    """What an export says about its weights (also in an ONNX export's metadata): ``weights_range``, the
+    value range they were trained on (baked into the graph; informative), and ``fingerprint``
+    (``engine_choice.fingerprint``, to tell which weights a file holds)."""
+    from .engine_choice import fingerprint
+
+    vr = getattr(model, "value_range", None)
+    return {"weights_range": ",".join(f"{float(v):g}" for v in vr.numpy()) if vr is not None else "-1,1",
+            "fingerprint": fingerprint(model)}
+
+
 def export(model, out, name=None, scale=None):
     """Save ``model.forward`` as a static graph with dynamic H/W under folder ``out``; returns ``out``.
 
@@ -54,7 +65,8 @@ def export(model, out, name=None, scale=None):
         paddle.jit.save(static, os.path.join(tmp, PREFIX))
         with open(os.path.join(tmp, META_FILE), "w") as f:
             json.dump({"model": name, "scale": scale, "paddle": paddle.__version__,
-                       "input": "NCHW float32 in [-1, 1], any H/W", "output": "NCHW float32 in [-1, 1]"}, f, indent=1)
+                       "input": "NCHW float32 in [-1, 1], any H/W", "output": "NCHW float32 in [-1, 1]",
+                       **weights_meta(model)}, f, indent=1)
         os.makedirs(out, exist_ok=True)
         for ext in (".json", ".pdmodel"):  # a stale graph of the other format would shadow the new one
             stale = os.path.join(out, PREFIX + ext)
@@ -87,7 +99,8 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output folder (model.json/.pdiparams/sr_meta.json); "
                                                 "with --format onnx the .onnx file")
     p.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
-                   help="paddle: Paddle Inference folder (default); onnx: one ONNX file (needs paddle2onnx)")
+                   help="paddle: Paddle Inference folder (default); onnx: one ONNX file (needs paddle2onnx; "
+                        "every model but LIIF, SAN and IGNN)")
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
     cfg = run_config(args.weights) or {}

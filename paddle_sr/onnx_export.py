@@ -69,8 +69,7 @@ def export_onnx(model, out, name=None, scale=None, opset=OPSET):
 
     The file appears all at once (written beside it, then ``os.replace``d).
     """
-    from .engine_choice import fingerprint
-    from .export import export
+    from .export import export, weights_meta
 
     reason = onnx_refusal(model)
     if reason:
@@ -84,8 +83,6 @@ def export_onnx(model, out, name=None, scale=None, opset=OPSET):
     scale = scale if scale is not None else getattr(model, "sr_scale", None)
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
-    vr = getattr(model, "value_range", None)
-    weights_range = ",".join(f"{float(v):g}" for v in vr.numpy()) if vr is not None else "-1,1"
     with tempfile.TemporaryDirectory(prefix="paddle_sr_onnx_", dir=parent) as tmp:
         export(model, os.path.join(tmp, "paddle"), name=name, scale=scale)
         from .engine import model_files
@@ -98,9 +95,8 @@ def export_onnx(model, out, name=None, scale=None, opset=OPSET):
         proto = onnx.load_model(raw)
         _name_dims(proto)
         _constants_to_initializers(proto)
-        meta = {"model": name, "scale": str(scale), "input": IO_RANGE + ", any N/H/W",
-                "output": IO_RANGE, "weights_range": weights_range, "fingerprint": fingerprint(model),
-                "paddle": paddle.__version__, "paddle2onnx": paddle2onnx.__version__}
+        meta = {"model": name, "scale": str(scale), "input": IO_RANGE + ", any N/H/W", "output": IO_RANGE,
+                **weights_meta(model), "paddle": paddle.__version__, "paddle2onnx": paddle2onnx.__version__}
         del proto.metadata_props[:]
         for k, v in meta.items():
             entry = proto.metadata_props.add()

@@ -4,6 +4,7 @@ Every registered model either exports with dynamic N/H/W and ONNX Runtime float3
 the Paddle Inference tolerance of ``tests/test_export.py`` (1e-3 on 0-255), or is refused with one
 SRError, and the refusal is still needed (the conversion or the session really fails without it).
 """
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ pytest.importorskip("paddle2onnx")
 from paddle_sr import engine_choice as C  # noqa: E402
 from paddle_sr import models  # noqa: E402
 from paddle_sr import onnx_export as OE  # noqa: E402
+from paddle_sr.engine import META_FILE  # noqa: E402
 from paddle_sr.errors import SRError  # noqa: E402
 from paddle_sr.inference import super_resolve  # noqa: E402
 from paddle_sr.onnx_engine import OnnxEngine  # noqa: E402
@@ -41,12 +43,19 @@ def test_onnx_equals_eager_or_is_refused(name, tmp_path, monkeypatch):
                 np.zeros((1, 3, 17, 23), np.float32))
         return
     OE.export_onnx(model, path, name=name, scale=scale)
+    if name == "rlfn":
+        from paddle_sr.export import export
+        export(model, tmp_path / "paddle", name=name, scale=scale)
     meta = OE.read_onnx_meta(path)
     assert meta["model"] == name and meta["scale"] == str(scale)
     assert meta["fingerprint"] == C.fingerprint(model)
     assert meta["input"].startswith("NCHW float32 in [-1, 1]") and meta["output"] == "NCHW float32 in [-1, 1]"
     vr = getattr(model, "value_range", None)
     assert meta["weights_range"] == (",".join(f"{float(v):g}" for v in vr.numpy()) if vr is not None else "-1,1")
+    paddle_meta = json.loads((tmp_path / "paddle" / META_FILE).read_text()) if name == "rlfn" else None
+    if name == "rlfn":  # the Paddle export of the same weights says the same
+        assert {k: paddle_meta[k] for k in ("model", "weights_range", "fingerprint")} == \
+            {k: meta[k] for k in ("model", "weights_range", "fingerprint")}
     engine = OnnxEngine(path)
     assert (engine.sr_name, engine.sr_scale) == (name, scale)
     for shape in ((1, 3, 17, 23), (2, 3, 20, 16)):  # dynamic batch, height and width
