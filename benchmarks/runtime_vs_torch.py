@@ -434,7 +434,8 @@ def main(argv=None):
     print(f"paddle {paddle.__version__}, torch {torch.__version__}, device {args.device}, {os.cpu_count()} CPUs, "
           f"{threads} threads, load average {os.getloadavg()[0]:.1f}", flush=True)
     print("| model | LR | config | PyTorch s | Paddle eager s | x | Paddle Inference s | x | fastest Paddle x "
-          "| diff eager | diff inference | export s | ONNX RT fp32 s | x | ONNX RT INT8 s | x | diff fp32 | diff INT8 |")
+          "| diff eager | diff inference | export s | ONNX RT fp32 s | x | ONNX RT INT8 s | x | diff fp32 "
+          "| diff INT8 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in args.models:
         case = CASES[name]

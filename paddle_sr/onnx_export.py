@@ -13,7 +13,8 @@ of the weights), ``sr_paddle``, ``sr_paddle2onnx``. ``read_onnx_meta(path)`` ret
 Not exportable to ONNX (``NOT_EXPORTABLE``, refused with one SRError naming ``--format paddle`` or
 eager instead): LIIF (its fixed-scale renderer's coordinate query does not convert; no encoder-only
 ONNX either: the query step would have to be re-implemented outside the file), SAN and IGNN
-(operators paddle2onnx or ONNX Runtime lack). Every other registered model converts. Needs ``paddle2onnx`` (``pip install paddle2onnx``);
+(operators paddle2onnx or ONNX Runtime lack). Every other registered model converts.
+Needs ``paddle2onnx`` (``pip install paddle2onnx``);
 running the file needs only ``onnxruntime`` (``paddle_sr.onnx_engine``, ``examples/onnx_upscale.py``).
 """
 import os

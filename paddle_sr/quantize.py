@@ -13,7 +13,8 @@ them): the last one writes the image itself. Activation ranges: the 99.99th perc
 (``PERCENTILE``). Chosen on official RLFN_ntire x4, Set5 PSNR 32.097 dB float32 (the numbers below are
 INT8): every op MinMax 30.43, convolutions only MinMax 30.72, + first/last float 30.86, percentile
 99.999 31.06, 99.99 31.28, 99.9 30.13, 99.5 23.28 (``weights`` in the constant nodes paddle2onnx
-writes were not quantized at all until ``onnx_export`` made them initializers). The INT8 file keeps the float file's ``sr_*`` metadata and
+writes were not quantized at all until ``onnx_export`` made them initializers).
+The INT8 file keeps the float file's ``sr_*`` metadata and
 adds ``sr_quantized=int8`` and ``sr_calibration``; ``OnnxEngine`` and ``examples/onnx_upscale.py`` run it
 like the float file. INT8 is opt-in: PSNR costs per model are in ``benchmarks/onnx_int8.py``'s table
 (README), none under 0.05 dB for every set, so nothing in the suite picks it on its own.
@@ -116,7 +117,8 @@ def quantize_onnx(src, out, crops, description="", all_convs=False):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.quantize", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("onnx", help="float32 ONNX file from python -m paddle_sr.export --format onnx")
     p.add_argument("--out", required=True, help="INT8 .onnx file to write")
     p.add_argument("--calibration", default=None, metavar="DIR", help="folder of photos (default: scikit-image's)")
