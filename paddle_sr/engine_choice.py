@@ -18,9 +18,9 @@
 
 With onnxruntime installed (``requirements-onnx.txt``), 'auto' also exports the model to ONNX when
 it exports, times both engines on the same 64x64 probe (``onnx_engine.faster_engine``: interleaved,
-median of 3) and keeps the faster: measured, not assumed, because neither wins everywhere (ESPCN x4 at
-64x64: ONNX Runtime 0.018 s, Paddle Inference 0.119 s; RLFN_ntire x4: 0.224 s vs 0.080 s,
-``benchmarks/onnx_int8.py``). ``chosen`` then says 'onnxruntime'. INT8 is never picked by 'auto'.
+median of 3) and keeps the faster: measured, not assumed, because neither wins everywhere (x4 at
+64x64 LR: ESPCN ONNX Runtime 0.013 s vs Paddle Inference 0.030 s, SwinIR-light 1.48 s vs 1.06 s;
+``benchmarks/README.md``, ``runtime_vs_torch``). ``chosen`` then says 'onnxruntime'. INT8 is never picked by 'auto'.
 
 The engine is cached per model instance and rebuilt when the weights change (``fingerprint``: a
 hash of every parameter and buffer) or the Paddle device does. ``set_default_engine`` /
