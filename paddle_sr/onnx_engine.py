@@ -73,15 +73,28 @@ class OnnxEngine:
 
     @classmethod
     def from_model(cls, model, threads=None):
-        """Export eager ``model`` to a temporary ONNX file and load it (the session reads the file once)."""
+        """Export eager ``model`` to a temporary ONNX file and load it (the session reads the file once).
+
+        Ctrl-C waits for the export, then stops, as ``engine.InferenceEngine.from_model`` (a
+        KeyboardInterrupt inside Paddle's graph conversion crashed the process)."""
+        import signal
         import tempfile
 
+        from .errors import StopSignals
         from .onnx_export import export_onnx
 
         require_onnxruntime()
-        with tempfile.TemporaryDirectory(prefix="paddle_sr_onnx_") as tmp:
-            path = export_onnx(model, os.path.join(tmp, "model.onnx"))
-            engine = cls(path, threads=threads)
+        hold = StopSignals(signals=(signal.SIGINT,), notice="{name}: stopping once the ONNX export has finished "
+                                                            "(a few seconds; send it again to stop at once)")
+        hold.install()
+        try:
+            with tempfile.TemporaryDirectory(prefix="paddle_sr_onnx_") as tmp:
+                path = export_onnx(model, os.path.join(tmp, "model.onnx"))
+                engine = cls(path, threads=threads)
+        finally:
+            hold.restore()
+        if hold.received is not None:
+            raise KeyboardInterrupt
         engine.path = None
         return engine
 

@@ -123,7 +123,9 @@ def _convert(graph, params, raw, opset):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _CONVERT, graph, params, raw, str(opset)],
+    # Own session: a terminal's Ctrl-C reaches this process (which waits for the export, see
+    # OnnxEngine.from_model), not the converter half-way through.
+    proc = subprocess.run([sys.executable, "-c", _CONVERT, graph, params, raw, str(opset)], start_new_session=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     if proc.returncode == 0 and os.path.isfile(raw) and os.path.getsize(raw) > 0:
         return None
