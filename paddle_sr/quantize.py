@@ -14,10 +14,10 @@ them): the last one writes the image itself. Activation ranges: the 99.99th perc
 INT8): every op MinMax 30.43, convolutions only MinMax 30.72, + first/last float 30.86, percentile
 99.999 31.06, 99.99 31.28, 99.9 30.13, 99.5 23.28 (``weights`` in the constant nodes paddle2onnx
 writes were not quantized at all until ``onnx_export`` made them initializers).
-The INT8 file keeps the float file's ``sr_*`` metadata and
-adds ``sr_quantized=int8`` and ``sr_calibration``; ``OnnxEngine`` and ``examples/onnx_upscale.py`` run it
-like the float file. INT8 is opt-in: the PSNR cost per model is in the README (``benchmarks/onnx_int8.py``): 0.05-0.07 dB
-for CARN-M, 0.1-0.3 dB for RLFN and IMDN, 0.3-0.8 dB for RLFN_ntire (x4, Set5/Set14/B100), never under
+The INT8 file keeps the float file's ``sr_*`` metadata and adds ``sr_quantized=int8`` and
+``sr_calibration``; ``OnnxEngine`` and ``examples/onnx_upscale.py`` run it like the float file. INT8 is
+opt-in: the PSNR cost per model is in the README (``benchmarks/onnx_int8.py``, x4, Set5/Set14/B100):
+0.05-0.07 dB for CARN-M, 0.11-0.31 dB for RLFN and IMDN, 0.33-0.82 dB for RLFN_ntire, never under
 0.05 dB on every set, so nothing in the suite picks it on its own.
 """
 import argparse
