@@ -30,6 +30,13 @@ only": ``forward_y`` eager and exported (1-channel input, a predictor configured
 "export s" is the one-time cost of ``InferenceEngine.from_model`` (export + predictor), what engine
 'auto' (``paddle_sr.engine_choice``, the default of ``super_resolve``) weighs against eager time.
 
+ONNX Runtime columns (when onnxruntime and paddle2onnx are installed; CPU only): the same port exported
+to ONNX (``paddle_sr.onnx_export``) and run by ``OnnxEngine`` (float32), and its INT8 version
+(``paddle_sr.quantize`` with its default calibration crops), ``--threads`` intra-op threads, in the
+same round-robin. Models ONNX cannot take (SAN, IGNN) say so in the first ONNX cell. Their "diff"
+columns are against PyTorch like the others (INT8: its quantization error on random-init weights, not
+a quality figure; ``benchmarks/onnx_int8.py`` has PSNR with trained weights).
+
 Inputs: a photo crop (scikit-image's astronaut) at each LR size. Heavy models (``SLOW``) run at
 the smaller size only and some at a reduced configuration; the row's config column says which.
 Y-channel models (SRCNN, VDSR, DRRN, DRCN, ESPCN, LapSRN): the official code is the network on
@@ -263,6 +270,7 @@ def contenders(case, device, threads):
         return elapsed, to_output(y)
 
     runs = {"pytorch": torch_run, "eager": eager_run, "inference": engine_run}
+    runs.update(_onnx_runs(case, model, threads, to_output) if device == "cpu" else {})
     if case.y_model is not None and hasattr(model, "forward_y"):
         # Like for like with the official code: the bare Y network on the same prepared Y input.
         ynet = _y_network_runs(model, prepared_y=lambda x01: prep(x01).numpy(), device=device, threads=threads)
@@ -278,6 +286,39 @@ def contenders(case, device, threads):
             return time.perf_counter() - start, to_output(y)
         runs["inference 1 thr"] = engine1_run
     return runs
+
+
+def _onnx_runs(case, model, threads, to_output):
+    """'onnx' / 'onnx int8': the same model exported to ONNX (``paddle_sr.onnx_export``) and run by
+    ONNX Runtime float32 and INT8 (``paddle_sr.quantize``, calibrated on its default photo crops);
+    {} without onnxruntime/paddle2onnx or for a model ONNX cannot take."""
+    import tempfile
+
+    from paddle_sr.onnx_engine import OnnxEngine, available
+    from paddle_sr.onnx_export import export_onnx, onnx_refusal
+    from paddle_sr.quantize import calibration_crops, quantize_onnx
+
+    case.onnx_note = ""
+    if not available():
+        case.onnx_note = "onnxruntime not installed"
+        return {}
+    if onnx_refusal(model):
+        case.onnx_note = "not exportable to ONNX"
+        return {}
+    with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
+        fp32 = export_onnx(model, os.path.join(tmp, "m.onnx"))
+        int8 = quantize_onnx(fp32, os.path.join(tmp, "q.onnx"), calibration_crops(case.scale)[0])
+        case.onnx_mb = (os.path.getsize(fp32) / 1e6, os.path.getsize(int8) / 1e6)
+        engines = {"onnx": OnnxEngine(fp32, threads=threads), "onnx int8": OnnxEngine(int8, threads=threads)}
+
+    def runner(engine):
+        def run(x01):
+            x = np.ascontiguousarray(x01 * 2 - 1, dtype=np.float32)
+            start = time.perf_counter()
+            y = engine.run(x)
+            return time.perf_counter() - start, to_output(y)
+        return run
+    return {k: runner(e) for k, e in engines.items()}
 
 
 class _YNetwork(paddle.nn.Layer):
@@ -368,6 +409,14 @@ def bench(case, sizes, repeats, device, threads):
     return rows
 
 
+def _onnx_cells(med, diff, t, y_row, case):
+    if y_row or "onnx" not in med:
+        why = "" if y_row else getattr(case, "onnx_note", "")
+        return f"{why or '-'} | | | | | |"
+    return (f"{med['onnx']:.3f} | {med['onnx'] / t:.2f} | {med['onnx int8']:.3f} | {med['onnx int8'] / t:.2f} | "
+            f"{diff['onnx']:.1e} | {diff['onnx int8']:.1e} |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=list(CASES), help=f"any of: {' '.join(CASES)}")
@@ -385,8 +434,9 @@ def main(argv=None):
     print(f"paddle {paddle.__version__}, torch {torch.__version__}, device {args.device}, {os.cpu_count()} CPUs, "
           f"{threads} threads, load average {os.getloadavg()[0]:.1f}", flush=True)
     print("| model | LR | config | PyTorch s | Paddle eager s | x | Paddle Inference s | x | fastest Paddle x "
-          "| diff eager | diff inference | export s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+          "| diff eager | diff inference | export s | ONNX RT fp32 s | x | ONNX RT INT8 s | x | diff fp32 "
+          "| diff INT8 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in args.models:
         case = CASES[name]
         sizes = case.sizes or args.sizes
@@ -407,7 +457,8 @@ def main(argv=None):
                 best = min(med[e], med[i])
                 print(f"| {label} | {size}x{size} | {case.config} | {t:.3f} | {med[e]:.3f} | "
                       f"{med[e] / t:.2f} | {med[i]:.3f} | {med[i] / t:.2f} | "
-                      f"**{best / t:.2f}** | {diff[e]:.1e} | {diff[i]:.1e} | {case.export_s:.1f} |", flush=True)
+                      f"**{best / t:.2f}** | {diff[e]:.1e} | {diff[i]:.1e} | {case.export_s:.1f} | "
+                      f"{_onnx_cells(med, diff, t, label.endswith('only'), case)}", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     for name, why in NOT_COVERED.items():
         print(f"not covered: {name}: {why}")

@@ -311,10 +311,12 @@ class InferenceEngine:
         return f"InferenceEngine({self.folder!r}, {self.sr_name} x{self.sr_scale}, {backend})"
 
 
-ENGINES = ("auto", "eager", "inference")  # auto: paddle_sr.engine_choice
+ENGINES = ("auto", "eager", "inference", "onnxruntime")  # auto: paddle_sr.engine_choice
 ENGINE_HELP = ("auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, "
-               "3-10x faster) when the work pays for the export, else eager; eager: the Paddle layers; "
-               "inference: always the exported model")  # --engine of evaluate and predict
+               "3-10x faster) when the work pays for the export, else eager; with onnxruntime installed also to "
+               "ONNX, keeping whichever runs a probe faster; eager: the Paddle layers; "
+               "inference: always the exported model; onnxruntime: the model exported to ONNX and run by "
+               "ONNX Runtime (needs onnxruntime and paddle2onnx)")  # --engine of evaluate and predict
 
 
 def check_engine(name):
@@ -330,12 +332,17 @@ def current_device():
 
 
 def with_engine(model, engine="eager", weights=None):
-    """``model`` to run as ``engine``: 'eager' (the layer itself) or 'inference' (exported and run by
-    an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU). ``--engine`` of predict/evaluate.
+    """``model`` to run as ``engine``: 'eager' (the layer itself), 'inference' (exported and run by
+    an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU) or 'onnxruntime' (exported to
+    ONNX, ``onnx_engine.OnnxEngine`` on the CPU). ``--engine`` of predict/evaluate.
 
     'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.engine_choice``).
     None (bicubic) and an ``InferenceEngine`` pass through unchanged.
     """
     if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, InferenceEngine)):
         return model
+    if engine == "onnxruntime":
+        from .onnx_engine import OnnxEngine
+
+        return model if isinstance(model, OnnxEngine) else OnnxEngine.from_model(model)
     return InferenceEngine.from_model(model, device=current_device(), weights=weights)

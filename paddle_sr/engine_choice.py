@@ -20,6 +20,12 @@
   GPU (cuDNN is fast already), arbitrary-scale renderers (LIIF) and a model whose export fails
   (one warning, then eager for that model instance, whatever its weights become).
 
+With onnxruntime installed (``requirements-onnx.txt``), 'auto' also exports the model to ONNX when
+it exports, times both engines on the same 64x64 probe (``onnx_engine.faster_engine``: interleaved,
+median of 3) and keeps the faster: measured, not assumed, because neither wins everywhere (x4 at
+64x64 LR: ESPCN ONNX Runtime 0.013 s vs Paddle Inference 0.030 s, SwinIR-light 1.48 s vs 1.06 s;
+``benchmarks/README.md``, ``runtime_vs_torch``). ``chosen`` then says 'onnxruntime'. INT8 is never picked by 'auto'.
+
 The engine is cached per model instance and rebuilt when the weights change (``fingerprint``: a
 hash of every parameter and buffer) or the Paddle device does. ``set_default_engine`` /
 ``$PADDLE_SR_ENGINE`` choose the engine for a whole process.
@@ -39,6 +45,9 @@ EAGER_MACS_PER_S = 5e9  # eager conv throughput measured here: RLFN_ntire 4-10, 
 EXPORT_S = (0.5, 0.012)  # export + predictor: RLFN_ntire (53 sublayers) 1.0 s, RCAN (2443) 29 s
 SPENT_SHARE = 0.05  # a call predicted to take this share of the export cost is remembered across processes
 LOAD_S = (0.1, 0.0028)  # predictor from a cached export (checksums included): RLFN_ntire 0.14 s, RCAN 7 s (load ~2)
+# What 'auto' exports to: Paddle Inference, and ONNX Runtime where it is installed and the model converts;
+# with both, each runs the same probe and the faster one is kept (onnx_engine.faster_engine).
+AUTO_CANDIDATES = ("inference", "onnxruntime")
 _default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'auto'
 _state = weakref.WeakKeyDictionary()  # model -> _State
 
@@ -48,8 +57,8 @@ _failed = weakref.WeakKeyDictionary()  # model -> why its export failed ('auto' 
 
 class _State:
     def __init__(self, key):
-        self.key = key  # (weights fingerprint, device)
-        self.engine = None  # the InferenceEngine, once built
+        self.key = key  # (weights fingerprint, device, engine asked for)
+        self.engine = None  # the InferenceEngine (or onnx_engine.OnnxEngine), once built
         self.spent = 0.0  # predicted eager seconds run on these weights so far
         self.cost = None  # predicted seconds to get the engine (export, or load from the export cache)
 
@@ -138,12 +147,17 @@ def engine_for(model, engine=None, lr_pixels=0):
     from .engine import current_device, with_engine
 
     engine = resolve_engine(engine)
+    if engine == "onnxruntime" and isinstance(model, nn.Layer):
+        from .onnx_export import onnx_refusal
+
+        if onnx_refusal(model):
+            raise SRError(f"engine onnxruntime: {onnx_refusal(model)}")  # LIIF would else run eager below
     if engine == "eager" or not isinstance(model, nn.Layer) or hasattr(model, "render"):
         return model
     device = current_device()
     if engine == "auto" and device != "cpu":
         return model
-    key = (fingerprint(model), device)
+    key = (fingerprint(model), device, engine)
     state = _state.get(model)
     if state is None or state.key != key:
         state = _state[model] = _State(key)
@@ -163,7 +177,11 @@ def engine_for(model, engine=None, lr_pixels=0):
             return model
     was_training = model.training
     try:
-        state.engine = with_engine(model, "inference", weights=key[0])
+        state.engine = with_engine(model, "onnxruntime" if engine == "onnxruntime" else "inference", weights=key[0])
+        if engine == "auto" and "onnxruntime" in AUTO_CANDIDATES:
+            from .onnx_engine import faster_engine
+
+            state.engine = faster_engine(model, state.engine)
     except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
         if engine == "inference":
             raise
@@ -181,4 +199,6 @@ def chosen(model):
     """'inference' if ``model`` has an engine built for the weights of its last ``engine_for`` lookup,
     else 'eager' (for reports; a weight change shows at the next lookup)."""
     state = _state.get(model) if isinstance(model, nn.Layer) else None
-    return "inference" if state is not None and state.engine is not None else "eager"
+    if state is None or state.engine is None:
+        return "eager"
+    return getattr(state.engine, "engine_kind", "inference")

@@ -232,7 +232,8 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
 
     engine = resolve_engine(engine)
     model = with_engine(model, engine)
-    engine = "eager" if model is None else "inference" if isinstance(model, InferenceEngine) else engine
+    engine = ("eager" if model is None else "inference" if isinstance(model, InferenceEngine)
+              else getattr(model, "engine_kind", engine))  # an onnx_engine.OnnxEngine: 'onnxruntime'
     results = {}
     for key, (set_name, folder) in zip(keys, sets):
         images = {}

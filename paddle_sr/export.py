@@ -6,7 +6,7 @@
     python -m paddle_sr.export --cache clear
 
 writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
-``OUT/sr_meta.json``. The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
+``OUT/sr_meta.json`` (model, scale, I/O range, the weights' own range and fingerprint). The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
 height/width (``InputSpec([None, 3, None, None])``) and returns SR in [-1, 1]; the weights' own
 value range (``value_range`` buffer) is baked in, so the exported model needs no knowledge of it.
 Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceEngine(OUT)``.
@@ -14,6 +14,10 @@ Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceE
 Arbitrary-scale models (LIIF) are exported as fixed-scale renderers: ``forward(lr)`` at the model's
 ``scale`` (``--scale``, may be non-integer; output ``round(H * scale)`` computed in the graph), all
 output pixels queried in one batch, so large images want tiled inference (``--tile``).
+
+``--format onnx`` writes one ONNX file instead (``--out NAME.onnx``; paddle2onnx, dynamic N/H/W,
+the same metadata in its ``metadata_props``): ``paddle_sr/onnx_export.py``. Run it with
+``--engine onnxruntime`` or with onnxruntime alone (``examples/onnx_upscale.py``).
 """
 import argparse
 import json
@@ -29,6 +33,17 @@ from .checkpoint import check_writable, model_for_weights, refuse_existing, run_
 from .convert import parse_arg
 from .engine import META_FILE, PREFIX, model_files, use_device
 from .errors import SRError, cli_main
+
+
+def weights_meta(model):
+    """What an export says about its weights (also in an ONNX export's metadata): ``weights_range``, the
+    value range they were trained on (baked into the graph; informative), and ``fingerprint``
+    (``engine_choice.fingerprint``, to tell which weights a file holds)."""
+    from .engine_choice import fingerprint
+
+    vr = getattr(model, "value_range", None)
+    return {"weights_range": ",".join(f"{float(v):g}" for v in vr.numpy()) if vr is not None else "-1,1",
+            "fingerprint": fingerprint(model)}
 
 
 def export(model, out, name=None, scale=None, force=False):
@@ -55,7 +70,8 @@ def export(model, out, name=None, scale=None, force=False):
         paddle.jit.save(static, os.path.join(tmp, PREFIX))
         with open(os.path.join(tmp, META_FILE), "w") as f:
             json.dump({"model": name, "scale": scale, "paddle": paddle.__version__,
-                       "input": "NCHW float32 in [-1, 1], any H/W", "output": "NCHW float32 in [-1, 1]"}, f, indent=1)
+                       "input": "NCHW float32 in [-1, 1], any H/W", "output": "NCHW float32 in [-1, 1]",
+                       **weights_meta(model)}, f, indent=1)
         os.makedirs(out, exist_ok=True)
         for ext in (".json", ".pdmodel"):  # a stale graph of the other format would shadow the new one
             stale = os.path.join(out, PREFIX + ext)
@@ -94,8 +110,12 @@ def main(argv=None):
                                                     "rebuilds the model), or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor argument (repeatable), e.g. --arg num_features=16")
-    p.add_argument("--out", default=None, help="output folder (model.json/.pdiparams/sr_meta.json; needed unless --cache)")
+    p.add_argument("--out", default=None, help="output folder (model.json/.pdiparams/sr_meta.json); with --format "
+                                                "onnx the .onnx file; needed unless --cache")
     p.add_argument("--force", action="store_true", help="replace a model already exported in --out")
+    p.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
+                   help="paddle: Paddle Inference folder (default); onnx: one ONNX file (needs paddle2onnx; "
+                        "every model but LIIF, SAN and IGNN)")
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
     if args.cache:
@@ -122,12 +142,12 @@ def main(argv=None):
     scale = int(scale) if float(scale).is_integer() else float(scale)
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
-    check_writable(args.out, "--out folder", folder=True)
-    if not args.force:  # before the model is built
-        refuse_existing(_model_files_in(args.out), "--force", "another --out folder")
-    use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
-    model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
-    export(model, args.out, name=name, scale=scale, force=args.force)
+    p.add_argument("--out", default=None, help="output folder (model.json/.pdiparams/sr_meta.json); with --format "
+                                                "onnx the .onnx file; needed unless --cache")
+    p.add_argument("--force", action="store_true", help="replace a model already exported in --out")
+    p.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
+                   help="paddle: Paddle Inference folder (default); onnx: one ONNX file (needs paddle2onnx; "
+                        "every model but LIIF, SAN and IGNN)")
     graph, params = model_files(args.out)
     print(f"exported {name} x{scale} -> {graph}, {params}")
 

@@ -252,7 +252,7 @@ def main(argv=None):
                                  description="Super-resolve image files or folders.")
     ap.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
     ap.add_argument("--model", required=True, help="registered model name")
-    ap.add_argument("--weights", required=True, help=".pdparams file, "
+    ap.add_argument("--weights", required=True, help=".pdparams file, an .onnx export (run by ONNX Runtime), "
                                                     "or 'official' / 'official:ID' for the authors' released weights (python -m paddle_sr.pretrained lists them)")
     ap.add_argument("--scale", type=float, default=None, help="upscaling factor (non-integer: arbitrary-scale models)")
     ap.add_argument("--size", default=None, metavar="WxH", help="output size instead of --scale (LIIF)")
@@ -301,7 +301,15 @@ def main(argv=None):
     from .engine import use_device
 
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU; all cores for CPU math
-    model = build_model(args.model, args.scale if args.scale is not None else 4, args.weights)
+    if args.weights.endswith(".onnx"):  # an ONNX export: run by ONNX Runtime, checked against --model/--scale
+        from .onnx_engine import OnnxEngine
+
+        if args.engine not in (None, "auto", "onnxruntime"):
+            raise SRError(f"--weights {args.weights} is an ONNX file: it runs with --engine onnxruntime, "
+                          f"not {args.engine}; pass the .pdparams for --engine {args.engine}")
+        model = OnnxEngine(args.weights, expect=(args.model, args.scale if args.scale is not None else 4))
+    else:
+        model = build_model(args.model, args.scale if args.scale is not None else 4, args.weights)
     scale = args.scale if args.scale is None or not args.scale.is_integer() else int(args.scale)
     outs = predict(model, args.inputs, args.out, scale=scale, out_size=out_size, tile=args.tile,
                    tile_overlap=args.tile_overlap, self_ensemble=args.self_ensemble, force=args.force,

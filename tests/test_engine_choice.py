@@ -20,6 +20,12 @@ from paddle_sr import models
 TOL = 2e-3  # max abs difference from eager on 0-255
 
 
+@pytest.fixture(autouse=True)
+def _paddle_inference_only(monkeypatch):
+    """These tests pin auto's switch to Paddle Inference; its race against ONNX Runtime is tests/test_onnx.py's."""
+    monkeypatch.setattr(C, "AUTO_CANDIDATES", ("inference",))
+
+
 def _image(h, w, seed=0):
     rng = np.random.default_rng(seed)
     low = rng.uniform(0, 255, (h // 8 + 1, w // 8 + 1, 3))

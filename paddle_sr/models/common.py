@@ -206,9 +206,11 @@ class MatlabBicubicUpsample(nn.Layer):
     @staticmethod
     def _symmetric_pad2(x, axis):
         # MATLAB's border: mirror including the edge pixel (x1 x0 | x0 x1 ... xn-1 | xn-1 xn-2).
-        first = paddle.flip(paddle.slice(x, [axis], [0], [2]), [axis])
-        last = paddle.flip(paddle.slice(x, [axis], [-2], [2 ** 31 - 1]), [axis])
-        return paddle.concat([first, x, last], axis=axis)
+        # Two-pixel slices put in mirror order (not paddle.flip: ONNX export cannot flip an axis of
+        # dynamic length, and these are the same values).
+        x0, x1 = paddle.slice(x, [axis], [0], [1]), paddle.slice(x, [axis], [1], [2])
+        y1, y0 = paddle.slice(x, [axis], [-2], [-1]), paddle.slice(x, [axis], [-1], [2 ** 31 - 1])
+        return paddle.concat([x1, x0, x, y0, y1], axis=axis)
 
     def forward(self, x):
         if self.scale == 1:

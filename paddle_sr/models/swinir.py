@@ -304,8 +304,8 @@ class SwinIR(SRModel):
                 x = nn.functional.pad(x, [0, pw, 0, ph], mode="reflect")
         else:
             # Official test-time padding: mirror to the next multiple of the window (always >= 1 row/col).
-            x = paddle.concat([x, x.flip([2])], axis=2)[:, :, :(h // ws + 1) * ws, :]
-            x = paddle.concat([x, x.flip([3])], axis=3)[:, :, :, :(w // ws + 1) * ws]
+            x = paddle.concat([x, _mirror_rows(x, 2, ws)], axis=2)[:, :, :(h // ws + 1) * ws, :]
+            x = paddle.concat([x, _mirror_rows(x, 3, ws)], axis=3)[:, :, :, :(w // ws + 1) * ws]
         x = x - self.mean  # img_range 1
         x = self.conv_first(x)
         x = self.conv_after_body(self.forward_features(x)) + x
@@ -329,3 +329,12 @@ def swinir_light(scale=2, **kwargs):
     kwargs = {"embed_dim": 60, "depths": (6, 6, 6, 6), "num_heads": (6, 6, 6, 6),
               "upsampler": "pixelshuffledirect", **kwargs}
     return SwinIR(scale=scale, **kwargs)
+
+
+def _mirror_rows(x, axis, n):
+    """The first ``n`` rows of ``x.flip([axis])`` (the last rows in reverse; the first row repeats when the
+    axis is shorter than ``n``): a gather with constant-length indices, because ONNX export cannot flip an
+    axis of dynamic length. The padding above uses at most ``n`` of them, never a repeated one."""
+    last = paddle.shape(x)[axis] - 1
+    idx = paddle.clip(last - paddle.arange(n, dtype="int64"), min=0)
+    return paddle.index_select(x, idx, axis=axis)
