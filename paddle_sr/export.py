@@ -142,12 +142,22 @@ def main(argv=None):
     scale = int(scale) if float(scale).is_integer() else float(scale)
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
-    p.add_argument("--out", default=None, help="output folder (model.json/.pdiparams/sr_meta.json); with --format "
-                                                "onnx the .onnx file; needed unless --cache")
-    p.add_argument("--force", action="store_true", help="replace a model already exported in --out")
-    p.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
-                   help="paddle: Paddle Inference folder (default); onnx: one ONNX file (needs paddle2onnx; "
-                        "every model but LIIF, SAN and IGNN)")
+    if args.format == "onnx":
+        from .onnx_export import check_onnx_out
+
+        check_onnx_out(args.out, force=args.force)
+    else:
+        check_writable(args.out, "--out folder", folder=True)
+        if not args.force:  # before the model is built
+            refuse_existing(_model_files_in(args.out), "--force", "another --out folder")
+    use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
+    model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
+    if args.format == "onnx":
+        from .onnx_export import export_onnx
+
+        print(f"exported {name} x{scale} -> {export_onnx(model, args.out, name=name, scale=scale)}")
+        return
+    export(model, args.out, name=name, scale=scale, force=args.force)
     graph, params = model_files(args.out)
     print(f"exported {name} x{scale} -> {graph}, {params}")
 
