@@ -185,7 +185,23 @@ def use_device(name, threads=False):
     return name
 
 
-class InferenceEngine:
+class ExportedEngine:
+    """What every engine over an exported file shares: ``run(numpy) -> numpy`` (the subclass's), called like
+    the layer it replaces."""
+
+    def __call__(self, lr):
+        # A Paddle tensor in gives a tensor out, so the engine can replace ``model`` in code that
+        # calls ``model(lr)`` on tensors (tiled inference); numpy in gives numpy out.
+        if isinstance(lr, paddle.Tensor):
+            return paddle.to_tensor(self.run(lr.numpy()), place=lr.place)
+        return self.run(lr)
+
+    def eval(self):
+        """No-op, so code written for an ``nn.Layer`` (``model.eval()``) accepts an engine."""
+        return self
+
+
+class InferenceEngine(ExportedEngine):
     """Run an exported SR model with Paddle Inference.
 
     Args:
@@ -295,17 +311,6 @@ class InferenceEngine:
         self.predictor.run()
         return self.predictor.get_output_handle(self._output_name).copy_to_cpu()
 
-    def __call__(self, lr):
-        # A Paddle tensor in gives a tensor out, so the engine can replace ``model`` in code that
-        # calls ``model(lr)`` on tensors (tiled inference); numpy in gives numpy out.
-        if isinstance(lr, paddle.Tensor):
-            return paddle.to_tensor(self.run(lr.numpy()), place=lr.place)
-        return self.run(lr)
-
-    def eval(self):
-        """No-op, so code written for an ``nn.Layer`` (``model.eval()``) accepts an engine."""
-        return self
-
     def __repr__(self):
         backend = "oneDNN" if self.mkldnn else self.device
         return f"InferenceEngine({self.folder!r}, {self.sr_name} x{self.sr_scale}, {backend})"
@@ -337,12 +342,12 @@ def with_engine(model, engine="eager", weights=None):
     ONNX, ``onnx_engine.OnnxEngine`` on the CPU). ``--engine`` of predict/evaluate.
 
     'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.engine_choice``).
-    None (bicubic) and an ``InferenceEngine`` pass through unchanged.
+    None (bicubic) and an engine over an exported file (``ExportedEngine``) pass through unchanged.
     """
-    if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, InferenceEngine)):
+    if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, ExportedEngine)):
         return model
     if engine == "onnxruntime":
         from .onnx_engine import OnnxEngine
 
-        return model if isinstance(model, OnnxEngine) else OnnxEngine.from_model(model)
+        return OnnxEngine.from_model(model)
     return InferenceEngine.from_model(model, device=current_device(), weights=weights)

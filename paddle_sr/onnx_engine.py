@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from .engine import ExportedEngine
 from .errors import SRError
 
 INSTALL_HINT = "pip install onnxruntime (or pip install -r requirements-onnx.txt)"
@@ -34,7 +35,7 @@ def available():
         return False
 
 
-class OnnxEngine:
+class OnnxEngine(ExportedEngine):
     """Run an ONNX SR export with ONNX Runtime (CPU).
 
     Args:
@@ -104,17 +105,6 @@ class OnnxEngine:
         if lr.ndim != 4 or lr.shape[1] != 3:
             raise SRError(f"engine input must be N x 3 x H x W, got shape {tuple(lr.shape)}")
         return self.session.run(None, {self._input: lr})[0]
-
-    def __call__(self, lr):
-        import paddle
-
-        if isinstance(lr, paddle.Tensor):
-            return paddle.to_tensor(self.run(lr.numpy()), place=lr.place)
-        return self.run(lr)
-
-    def eval(self):
-        """No-op, so code written for an ``nn.Layer`` accepts an engine."""
-        return self
 
     def __repr__(self):
         kind = "INT8" if self.int8 else "float32"

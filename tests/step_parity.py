@@ -117,6 +117,17 @@ def suite_trajectory(cfg, batches, init=None, init_others=None):
     return Trajectory(losses, lrs, numpy_state(nets[0].layer), start, others, others_init)
 
 
+def suite_lr(cfg, it):
+    """The lr ``train.train_step`` uses at (1-based) iteration ``it``: the schedule ``train.make_optimizer``
+    builds, stepped ``it - 1`` times (train_step steps it after each update); a full-length schedule is
+    checked without running its iterations."""
+    layer = paddle.nn.Linear(1, 1)
+    opt, sched = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
+    if sched is not None:
+        sched.step(it - 1)
+    return opt.get_lr()
+
+
 def _floats(state):
     return {k: np.asarray(v, dtype=np.float64) for k, v in state.items() if np.issubdtype(np.asarray(v).dtype,
                                                                                               np.floating)}

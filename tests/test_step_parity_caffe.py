@@ -14,14 +14,7 @@ import paddle
 import pytest
 
 from paddle_sr import configs, train
-
-
-def _suite_lr(cfg, it):
-    layer = paddle.nn.Linear(1, 1)
-    opt, sched = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
-    if sched is not None:
-        sched.step(it - 1)
-    return opt.get_lr()
+from tests.step_parity import suite_lr
 
 
 def caffe_step_lr(it, base_lr=0.1, gamma=0.5, stepsize=65_360):
@@ -34,7 +27,7 @@ def test_drrn_schedule_is_caffes_step_policy():
     assert cfg.trainer.startswith("tyshiwo/DRRN_CVPR17")
     changes = [k * 65_360 + 1 for k in range(1, 11)]  # 660,136 iterations: ten halvings
     probe = sorted({1, cfg.iterations} | {c + d for c in changes for d in (-1, 0, 1)})
-    np.testing.assert_allclose([_suite_lr(cfg, it) for it in probe], [caffe_step_lr(it) for it in probe],
+    np.testing.assert_allclose([suite_lr(cfg, it) for it in probe], [caffe_step_lr(it) for it in probe],
                                rtol=1e-12)
     assert caffe_step_lr(65_361) == 0.05 and caffe_step_lr(65_360) == 0.1
 

@@ -18,7 +18,7 @@ import paddle
 import pytest
 import torch
 
-from paddle_sr import configs, models, train
+from paddle_sr import configs, models
 from paddle_sr.checkpoint import warm_start
 from paddle_sr.configs import EPOCH as TEST_EVERY
 from paddle_sr.errors import SRError
@@ -27,7 +27,7 @@ from tests.reference import edsr_train_torch as edsr_trainer
 from tests.reference import esrgan_wdsr_lapsrn_torch as ref_wdsr
 from tests.reference import rcan_train_torch as rcan_trainer
 from tests.reference import swinir_san_torch as ref_san
-from tests.step_parity import assert_step_parity, fixed_batches, step_parity, suite_trajectory
+from tests.step_parity import assert_step_parity, fixed_batches, step_parity, suite_lr, suite_trajectory
 from tests.tiny import TINY
 
 EPOCH = 5  # the test's test_every: the lr decays after 2 epochs, i.e. from iteration 11 on
@@ -135,16 +135,6 @@ def test_rdn_computes_on_the_official_range():
 
 
 # ---- the full-length schedules -------------------------------------------------------------------
-def suite_lr(cfg, it):
-    """The lr ``train.train_step`` uses at iteration ``it`` (1-based): the schedule ``train.make_optimizer``
-    builds, stepped ``it - 1`` times (train_step steps it after each update)."""
-    layer = paddle.nn.Linear(1, 1)
-    opt, sched = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
-    if sched is not None:
-        sched.step(it - 1)
-    return opt.get_lr()
-
-
 def official_epoch_lrs(name, cfg, epochs):
     """The lr of each official epoch (1..epochs) from the official scheduler builder, full length."""
     if OFFICIAL[name][1] is rcan_trainer:

@@ -21,8 +21,8 @@ from paddle_sr.configs import every
 from paddle_sr.errors import SRError
 from tests.reference import classic_torch, edsr_family_torch, esrgan_wdsr_lapsrn_torch, imdn_carn_torch, liif_torch
 from tests.reference import lightweight_train_torch as official
-from tests.step_parity import (assert_step_parity, fixed_batches, numpy_state, step_parity, suite_trajectory,
-                                weights_gap)
+from tests.step_parity import (assert_step_parity, fixed_batches, numpy_state, step_parity, suite_lr,
+                                suite_trajectory, weights_gap)
 from tests.tiny import TINY
 
 STEPS = 20
@@ -314,21 +314,12 @@ def test_carn_in_float64_takes_the_official_float64_steps(carn_run):
 
 # ---- the real schedules ------------------------------------------------------------------------------
 
-def _suite_lr(cfg, it):
-    """The lr ``train.train_step`` uses at (1-based) iteration ``it``: its scheduler stepped it - 1 times."""
-    layer = paddle.nn.Linear(1, 1)
-    opt, sched = train.make_optimizer(cfg, layer.parameters(), cfg.lr)
-    if sched is not None:
-        sched.step(it - 1)
-    return opt.get_lr()
-
-
 def _check_schedule(cfg, official_lr):
     its = range(1, cfg.iterations + 1)
     changes = [it for it in its[1:] if official_lr(it) != official_lr(it - 1)]
     assert changes, "the official schedule never changes: nothing checked"
     probe = sorted({1, cfg.iterations} | {c + d for c in changes for d in (-1, 0, 1) if 1 <= c + d <= cfg.iterations})
-    got = [_suite_lr(cfg, it) for it in probe]
+    got = [suite_lr(cfg, it) for it in probe]
     want = [official_lr(it) for it in probe]
     np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{cfg.model} lr at iterations {probe}")
     return changes
