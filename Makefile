@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml Makefile
 	$(PY) -c "import paddle; print('paddle', paddle.__version__)"
 	touch $@
 
-$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt requirements-onnx.txt
+$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt requirements-onnx.txt requirements-onnx.txt
 	$(PY) -m pip install -q -r requirements-test.txt
 	touch $@
 
