@@ -69,6 +69,45 @@ def calibration_crops(scale, n=8, size=64, folder=None, seed=0):
     return crops, f"{n} crops of {size}x{size} LR from {where}"
 
 
+def calibration_mb(proto, crop_size, n_crops):
+    """MB that ONNX Runtime's calibrator holds: it makes every intermediate tensor a graph output and keeps
+    all of them, for every crop, before it builds a histogram (``HistogramCalibrater.collect_data``). Sizes
+    from ONNX shape inference with the input fixed to one ``crop_size`` crop (tensors whose size it cannot
+    infer are left out, so this is a lower bound)."""
+    import math
+
+    import onnx
+
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    for dim, value in zip(model.graph.input[0].type.tensor_type.shape.dim, (1, 3, crop_size, crop_size)):
+        dim.dim_value = value
+    inferred = onnx.shape_inference.infer_shapes(model)
+    total = 0
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
+        tensor = info.type.tensor_type
+        shape = [d.dim_value for d in tensor.shape.dim]
+        if shape and all(v > 0 for v in shape) and tensor.elem_type == onnx.TensorProto.FLOAT:
+            total += 4 * math.prod(shape)
+    return total * n_crops / 2 ** 20
+
+
+def check_calibration_memory(proto, crop_size, n_crops, src="the model"):
+    """SRError before calibrating when its activations would not fit in the memory available now (a deep
+    network on large crops would otherwise be killed for memory: DRRN on 8 crops of 64x64 needs ~50 GB)."""
+    from .memory import HOST_FRACTION, available_mb
+
+    need, free = calibration_mb(proto, crop_size, n_crops), available_mb()
+    if free is None or need <= HOST_FRACTION * free:
+        return need
+    per_crop = need / n_crops
+    fits = int(HOST_FRACTION * free // per_crop)
+    raise SRError(f"calibrating {src} on {n_crops} crops of {crop_size}x{crop_size} would hold about {need:,.0f} MB "
+                  f"of activations (ONNX Runtime keeps every intermediate tensor of every crop); "
+                  f"{HOST_FRACTION * free:,.0f} MB can be used now. Pass fewer --crops (about {fits} fit) or a "
+                  f"smaller --crop-size")
+
+
 def quantize_onnx(src, out, crops, description="", all_convs=False):
     """Write the INT8 (QDQ) version of ONNX file ``src`` at ``out``, calibrated on ``crops`` (HxWx3 uint8 LR)."""
     from .onnx_engine import require_onnxruntime
@@ -82,6 +121,7 @@ def quantize_onnx(src, out, crops, description="", all_convs=False):
                       f"pip install -r requirements-onnx.txt") from None
     src, out = os.fspath(src), os.fspath(out)
     proto = onnx.load(src)
+    check_calibration_memory(proto, crops[0].shape[0], len(crops), src)
     input_name = proto.graph.input[0].name
     convs = [n.name for n in proto.graph.node if n.op_type in ("Conv", "ConvTranspose")]
     exclude = [] if all_convs or len(convs) < 3 else [convs[0], convs[-1]]

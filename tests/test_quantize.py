@@ -52,3 +52,25 @@ def test_quantize_cli(tmp_path):
     with pytest.raises(SRError, match="holds no images"):
         os.makedirs(tmp_path / "empty")
         main([str(fp32), "--out", str(tmp_path / "x.onnx"), "--calibration", str(tmp_path / "empty")])
+
+
+def test_calibration_that_would_not_fit_in_memory_is_refused_before_it_starts(tmp_path, monkeypatch):
+    """ONNX Runtime keeps every intermediate tensor of every calibration crop: on a deep network that is tens
+    of GB (the zoo benchmark was killed for memory on DRRN); the tool says so instead of being killed."""
+    import onnx
+
+    from paddle_sr import memory, quantize
+
+    model = models.create("espcn", scale=2)
+    fp32 = export_onnx(model, tmp_path / "e.onnx", name="espcn", scale=2)
+    proto = onnx.load(str(fp32))
+    one = quantize.calibration_mb(proto, 32, 1)
+    assert one > 64 * 32 * 32 * 4 / 2 ** 20  # at least ESPCN's first 64-channel feature map
+    assert quantize.calibration_mb(proto, 64, 2) == pytest.approx(8 * one, rel=0.05)  # 4x pixels, 2x crops
+    monkeypatch.setattr(memory, "available_mb", lambda: 3 * one / memory.HOST_FRACTION)  # room for 3 crops
+    with pytest.raises(SRError, match=r"about \d[\d,]* MB of activations.*about 3 fit"):
+        main([str(fp32), "--out", str(tmp_path / "q.onnx"), "--crops", "8", "--crop-size", "32"])
+    assert not (tmp_path / "q.onnx").exists()
+    main([str(fp32), "--out", str(tmp_path / "q.onnx"), "--crops", "2", "--crop-size", "32"])  # 2 crops fit
+    assert (tmp_path / "q.onnx").exists()
+
