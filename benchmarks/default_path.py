@@ -22,9 +22,10 @@ import paddle
 import torch
 
 from benchmarks.runtime_vs_torch import CASES, copy_weights, lr_image
-from paddle_sr import engine_choice, models
-from paddle_sr.engine import thread_count, use_threads
-from paddle_sr.inference import super_resolve
+from paddle_sr.runtime import engines as engine_choice
+from paddle_sr import models
+from paddle_sr.runtime.device import thread_count, use_threads
+from paddle_sr.runtime.tiling import super_resolve
 
 
 def run(name, size, calls, threads):

@@ -47,9 +47,10 @@ def child(framework, name, size, threads):
         return {"seconds": time.perf_counter() - start}
     import paddle
 
-    from paddle_sr import engine_choice, export as X, models
-    from paddle_sr.engine import use_threads
-    from paddle_sr.inference import super_resolve
+    from paddle_sr.runtime import engines as engine_choice
+    from paddle_sr import export as X, models
+    from paddle_sr.runtime.device import use_threads
+    from paddle_sr.runtime.tiling import super_resolve
 
     exports, real = [], X.export
 

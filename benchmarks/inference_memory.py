@@ -26,8 +26,9 @@ def child(name, scale, h, w, engine):
     import paddle
     from skimage import data
 
-    from paddle_sr import engine_choice, models
-    from paddle_sr.inference import memory_budget_mb, plan_tile, super_resolve
+    from paddle_sr.runtime import engines as engine_choice
+    from paddle_sr import models
+    from paddle_sr.runtime.tiling import memory_budget_mb, plan_tile, super_resolve
 
     img = data.astronaut()
     lr = np.ascontiguousarray(np.tile(img, (h // img.shape[0] + 1, w // img.shape[1] + 1, 1))[:h, :w])

@@ -43,10 +43,10 @@ def main(argv=None):
 
     from benchmarks.runtime_vs_torch import CASES, bench
     from paddle_sr import models
-    from paddle_sr.engine import thread_count, use_threads
+    from paddle_sr.runtime.device import thread_count, use_threads
     from paddle_sr.evaluate import evaluate
-    from paddle_sr.onnx_engine import OnnxEngine
-    from paddle_sr.onnx_export import export_onnx
+    from paddle_sr.runtime.onnx_engine import OnnxEngine
+    from paddle_sr.runtime.onnx_export import export_onnx
     from paddle_sr.quantize import calibration_crops, quantize_onnx
 
     threads = thread_count(args.threads)

@@ -42,8 +42,9 @@ def main(argv=None):
     import paddle
     from PIL import Image
 
-    from paddle_sr import memory, models
-    from paddle_sr.inference import output_size
+    from paddle_sr.runtime import memory
+    from paddle_sr import models
+    from paddle_sr.runtime.tiling import output_size
 
     paddle.seed(0)
     model = models.create(args.model, scale=args.scale)

@@ -22,7 +22,7 @@ from PIL import Image
 
 
 from paddle_sr import data as D
-from paddle_sr.notebook import reader_patch  # noqa: E402
+from paddle_sr.apps.notebook import reader_patch  # noqa: E402
 
 
 def notebook_reader(paths, batchsize, scale, patch):

@@ -63,7 +63,8 @@ import paddle  # noqa: E402
 import torch  # noqa: E402
 
 from paddle_sr import models  # noqa: E402
-from paddle_sr.engine import InferenceEngine, thread_count, use_threads  # noqa: E402
+from paddle_sr.runtime.predictor import InferenceEngine
+from paddle_sr.runtime.device import thread_count, use_threads  # noqa: E402
 from paddle_sr.models.common import MatlabBicubicUpsample, rgb_to_ycbcr  # noqa: E402
 from tests.reference import load_torch_state  # noqa: E402
 
@@ -294,9 +295,9 @@ def _onnx_runs(case, model, threads, to_output):
     {} without onnxruntime/paddle2onnx or for a model ONNX cannot take."""
     import tempfile
 
-    from paddle_sr.onnx_engine import OnnxEngine, available
-    from paddle_sr.onnx_export import export_onnx, onnx_refusal
-    from paddle_sr.errors import SRError
+    from paddle_sr.runtime.onnx_engine import OnnxEngine, available
+    from paddle_sr.runtime.onnx_export import export_onnx, onnx_refusal
+    from paddle_sr.core.errors import SRError
     from paddle_sr.quantize import calibration_crops, quantize_onnx
 
     case.onnx_note = ""
@@ -344,7 +345,7 @@ def _y_network_runs(model, prepared_y, device, threads):
     from paddle import inference
     from paddle.static import InputSpec
 
-    from paddle_sr.engine import model_files
+    from paddle_sr.runtime.export_format import model_files
     sync_p = paddle.device.synchronize if device == "gpu" else (lambda: None)
     cache = {}
 

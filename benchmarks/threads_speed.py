@@ -25,7 +25,7 @@ import paddle  # noqa: E402
 from paddle.base import core  # noqa: E402
 
 from paddle_sr import models  # noqa: E402
-from paddle_sr.engine import thread_count  # noqa: E402
+from paddle_sr.runtime.device import thread_count  # noqa: E402
 
 
 def contenders():

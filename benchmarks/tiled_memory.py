@@ -23,10 +23,10 @@ import numpy as np
 import paddle  # noqa: E402
 
 from paddle_sr import models  # noqa: E402
-from paddle_sr.checkpoint import load_weights  # noqa: E402
-from paddle_sr.engine import InferenceEngine  # noqa: E402
+from paddle_sr.weights.state import load_weights  # noqa: E402
+from paddle_sr.runtime.predictor import InferenceEngine  # noqa: E402
 from paddle_sr.export import export  # noqa: E402
-from paddle_sr.inference import super_resolve  # noqa: E402
+from paddle_sr.runtime.tiling import super_resolve  # noqa: E402
 
 
 def vm_kib(field):

@@ -30,7 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import paddle  # noqa: E402
 
-from paddle_sr import configs, models, train  # noqa: E402
+from paddle_sr.training import recipes as configs
+from paddle_sr import models, train  # noqa: E402
 from paddle_sr import data as D  # noqa: E402
 from benchmarks.reader_speed import generate_large, notebook_reader  # noqa: E402
 

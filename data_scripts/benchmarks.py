@@ -10,7 +10,7 @@ Layout: ROOT/Set5/HR/*.png, ROOT/Set14/HR/*.png, ROOT/B100/HR/*.png, ROOT/Urban1
 import argparse
 
 from data_scripts.download import Archive, add_common_args, log, obtain
-from paddle_sr.errors import SRError, cli_main
+from paddle_sr.core.errors import SRError, cli_main
 
 HF = "https://huggingface.co/datasets/eugenesiow/{0}/resolve/main/data/{0}_HR.tar.gz"
 

@@ -9,7 +9,7 @@ Layout (what ``'celeba:ROOT'`` in paddle_sr expects): ROOT/img_align_celeba/0000
 import argparse
 
 from data_scripts.download import Archive, add_common_args, log, obtain
-from paddle_sr.errors import cli_main
+from paddle_sr.core.errors import cli_main
 
 DRIVE_ID = "0B7EVK8r0v71pZjFTYXZWM3FlRnM"  # the file the official page links (also torchvision's)
 URL = f"https://drive.usercontent.google.com/download?id={DRIVE_ID}&export=download&confirm=t"

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from data_scripts.download import Archive, add_common_args, is_complete, log, obtain
-from paddle_sr.errors import SRError, cli_main
+from paddle_sr.core.errors import SRError, cli_main
 
 BASE_URL = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
 
@@ -133,7 +133,7 @@ def lr_of(path, dst, scale):
     import numpy as np
     from PIL import Image
 
-    from paddle_sr.imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     out = os.path.join(dst, f"{Path(path).stem}x{scale}.png")
     if os.path.exists(out):
@@ -170,9 +170,9 @@ def extract_subimages(src, dst, crop=CROP, step=STEP, thresh=THRESH, workers=1):
 def make_lr(src, dst, scale, workers=1):
     """MATLAB-bicubic LR of every PNG in ``src`` into ``dst`` (existing files kept); returns the count made."""
     try:
-        import paddle_sr.imresize  # noqa: F401
+        import paddle_sr.image.imresize  # noqa: F401
     except ImportError:
-        raise SRError("paddle_sr.imresize is not importable; run from the repository checkout") from None
+        raise SRError("paddle_sr.image.imresize is not importable; run from the repository checkout") from None
     os.makedirs(dst, exist_ok=True)
     files = _pngs(src)
     n = sum(_map(lr_of, [(f, dst, scale) for f in files], workers))

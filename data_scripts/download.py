@@ -20,9 +20,9 @@ import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from paddle_sr import download as _dl  # the downloading half lives in the package
-from paddle_sr.download import CHUNK, check_file, describe_checks, file_digest, folder_md5, human, log, set_aside  # noqa: F401,E501
-from paddle_sr.errors import SRError
+from paddle_sr.core import download as _dl  # the downloading half lives in the package
+from paddle_sr.core.download import CHUNK, check_file, describe_checks, file_digest, folder_md5, human, log, set_aside  # noqa: F401,E501
+from paddle_sr.core.errors import SRError
 
 # What the data scripts tell a user whose download failed.
 ELSEWHERE = ("fetch it from the official page named in --help and pass the folder holding it with "

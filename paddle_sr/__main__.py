@@ -6,7 +6,7 @@
 import importlib
 import sys
 
-from .errors import cli_main
+from paddle_sr.core.errors import cli_main
 
 TOOLS = {
     "train": ("paddle_sr.train", "train a recipe (python -m paddle_sr.train --help)"),

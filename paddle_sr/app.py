@@ -28,8 +28,8 @@ import uuid
 # All cores for inference: inference.super_resolve sets them (engine.inference_threads).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
 
-from . import service  # noqa: E402
-from .errors import SRError  # noqa: E402
+from paddle_sr.apps import service  # noqa: E402
+from paddle_sr.core.errors import SRError  # noqa: E402
 
 CUSTOM = "any registered model + a weights file…"
 NONE = "(none)"
@@ -170,7 +170,7 @@ def _table(results, degrade, protocol):
 def build(app):
     """The Gradio Blocks of ``app`` (an ``App``)."""
     gr = _import_gradio()
-    from .models import names
+    from paddle_sr.models import names
 
     def warn(e):
         msg = str(e)
@@ -313,7 +313,7 @@ def main(argv=None):
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill`: clean up as after Ctrl-C
     try:
         _import_gradio()  # a missing Gradio is one line, before Paddle and the models load
-        from .engine import use_device
+        from paddle_sr.runtime.device import use_device
 
         _warn_weights_env()
         device = use_device(args.device)
@@ -337,7 +337,7 @@ def _exit_on_sigterm(signum, frame):
 
 def _warn_weights_env():
     """A mistyped ``$PADDLE_SR_WEIGHTS`` would only make official checkpoints missing from the list: say so."""
-    from .pretrained import weights_env
+    from paddle_sr.weights.catalogue import weights_env
 
     try:
         weights_env()
@@ -346,6 +346,6 @@ def _warn_weights_env():
 
 
 if __name__ == "__main__":
-    from .errors import cli_main
+    from paddle_sr.core.errors import cli_main
 
     sys.exit(cli_main(main))

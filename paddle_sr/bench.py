@@ -37,8 +37,8 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from . import models
-from .errors import SRError, cli_main
+from paddle_sr import models
+from paddle_sr.core.errors import SRError, cli_main
 
 # Engine modes first: eager runs grow Paddle's cached allocator, which a later predictor could reuse
 # unseen by the RSS measurement.
@@ -173,8 +173,8 @@ def _runner(model, mode, workdir, threads):
             with paddle.no_grad():
                 return model(paddle.to_tensor(x))
         return run
-    from .engine import InferenceEngine
-    from .export import export
+    from paddle_sr.runtime.predictor import InferenceEngine
+    from paddle_sr.runtime.export_format import export
 
     folder = os.path.join(workdir, "export")
     if not os.path.isdir(folder):
@@ -220,7 +220,7 @@ def format_table(rows):
 
 
 def write_csv(rows, path):
-    from .checkpoint import atomic_write
+    from paddle_sr.core.files import atomic_write
 
     atomic_write(path, lambda tmp: _write_csv(rows, tmp), ".csv")
 
@@ -249,7 +249,7 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     args = p.parse_args(argv)
     if args.csv:  # before minutes of measuring
-        from .checkpoint import check_writable, refuse_existing
+        from paddle_sr.core.files import check_writable, refuse_existing
 
         check_writable(args.csv, "--csv file")
         if not args.force:

@@ -19,81 +19,31 @@ output pixels queried in one batch, so large images want tiled inference (``--ti
 the same metadata in its ``metadata_props``): ``paddle_sr/onnx_export.py``. Run it with
 ``--engine onnxruntime`` or with onnxruntime alone (``examples/onnx_upscale.py``).
 """
+
 import argparse
-import json
-import os
-import shutil
-import tempfile
-
-import paddle
-from paddle.static import InputSpec
-
-from . import models
-from .checkpoint import check_writable, model_for_weights, refuse_existing, run_config
-from .convert import parse_arg
-from .engine import META_FILE, PREFIX, model_files, use_device
-from .errors import SRError, cli_main
 
 
-def weights_meta(model):
-    """What an export says about its weights (also in an ONNX export's metadata): ``weights_range``, the
-    value range they were trained on (baked into the graph; informative), and ``fingerprint``
-    (``engine_choice.fingerprint``, to tell which weights a file holds)."""
-    from .engine_choice import fingerprint
-
-    vr = getattr(model, "value_range", None)
-    return {"weights_range": ",".join(f"{float(v):g}" for v in vr.numpy()) if vr is not None else "-1,1",
-            "fingerprint": fingerprint(model)}
 
 
-def export(model, out, name=None, scale=None, force=False):
-    """Save ``model.forward`` as a static graph with dynamic H/W under folder ``out``; returns ``out``.
-
-    Files appear all at once (written in a temporary sibling folder, then moved), so a failed
-    export never leaves a half-written model next to an older good one. A model already in ``out``
-    is replaced only with ``force`` (``--force``).
-    """
-    out = os.fspath(out)
-    check_writable(out, "export folder", folder=True)
-    if not force:
-        refuse_existing(_model_files_in(out), "--force (force=True)", "another --out folder")
-    name = name or getattr(model, "sr_name", type(model).__name__)
-    scale = scale if scale is not None else getattr(model, "sr_scale", None)
-    model.eval()
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    own_forward = vars(model).get("forward")  # normally None: forward is the class method
-    tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".", suffix=".tmp", dir=parent)
-    try:
-        static = paddle.jit.to_static(model, input_spec=[InputSpec([None, 3, None, None], "float32", "lr")],
-                                      full_graph=True)
-        paddle.jit.save(static, os.path.join(tmp, PREFIX))
-        with open(os.path.join(tmp, META_FILE), "w") as f:
-            json.dump({"model": name, "scale": scale, "paddle": paddle.__version__,
-                       "input": "NCHW float32 in [-1, 1], any H/W", "output": "NCHW float32 in [-1, 1]",
-                       **weights_meta(model)}, f, indent=1)
-        os.makedirs(out, exist_ok=True)
-        for ext in (".json", ".pdmodel"):  # a stale graph of the other format would shadow the new one
-            stale = os.path.join(out, PREFIX + ext)
-            if os.path.exists(stale):
-                os.remove(stale)
-        for fname in os.listdir(tmp):
-            os.replace(os.path.join(tmp, fname), os.path.join(out, fname))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        # to_static swaps in a static forward on the instance; give the caller back an eager layer.
-        if own_forward is None:
-            vars(model).pop("forward", None)
-        else:
-            model.forward = own_forward
-    model_files(out)  # fails loudly if Paddle wrote something unexpected
-    return out
 
 
-def _model_files_in(out):
-    """The files of an exported model that ``export`` would replace in folder ``out``."""
-    return [os.path.join(out, f) for f in (PREFIX + ".json", PREFIX + ".pdmodel", PREFIX + ".pdiparams", META_FILE)]
 
+from paddle_sr import models
+
+from paddle_sr.core.files import check_writable, refuse_existing
+
+from paddle_sr.models.resolve import model_for_weights
+
+from paddle_sr.weights.run_folder import run_config
+
+from paddle_sr.models.convert import parse_arg
+
+from paddle_sr.runtime.export_format import model_files
+
+from paddle_sr.runtime.device import use_device
+
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.runtime.export_format import _model_files_in, export
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.export", description=__doc__.split("\n\n")[0],
@@ -119,13 +69,13 @@ def main(argv=None):
     p.add_argument("--device", default=None, help="paddle device: cpu, gpu or gpu:N (default: a GPU if any)")
     args = p.parse_args(argv)
     if args.cache:
-        from . import export_cache
+        from paddle_sr.runtime import export_cache
 
         if args.cache == "clear":
             if export_cache.folder() is None:
                 raise SRError(f"the export cache is off ({export_cache.DIR_ENV}=off); nothing to clear")
             n, size = export_cache.clear()
-            from .download import human
+            from paddle_sr.core.download import human
 
             print(f"export cache {export_cache.folder()}: removed {n} entries ({human(size)})")
         else:
@@ -143,7 +93,7 @@ def main(argv=None):
     models.check_scale(name, scale)  # unknown model or scale: named before anything is loaded
     kwargs = dict(parse_arg(t) for t in args.arg)
     if args.format == "onnx":
-        from .onnx_export import check_onnx_out
+        from paddle_sr.runtime.onnx_export import check_onnx_out
 
         check_onnx_out(args.out, force=args.force)
     else:
@@ -153,7 +103,7 @@ def main(argv=None):
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
     model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
     if args.format == "onnx":
-        from .onnx_export import export_onnx
+        from paddle_sr.runtime.onnx_export import export_onnx
 
         print(f"exported {name} x{scale} -> {export_onnx(model, args.out, name=name, scale=scale)}")
         return
@@ -161,6 +111,6 @@ def main(argv=None):
     graph, params = model_files(args.out)
     print(f"exported {name} x{scale} -> {graph}, {params}")
 
-
 if __name__ == "__main__":
     cli_main(main)
+

@@ -25,10 +25,9 @@ import sys
 
 import numpy as np
 
-from .imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, PngRows, list_images, load_image, open_image,
-                      set_max_pixels, hwc_to_uint8)
-from .engine import ENGINE_HELP, ENGINES
-from .errors import SRError, cli_main
+from paddle_sr.image.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, PngRows, list_images, load_image, open_image, set_max_pixels, hwc_to_uint8
+from paddle_sr.runtime.engines import ENGINE_HELP, ENGINES
+from paddle_sr.core.errors import SRError, cli_main
 
 
 _SIZE_NEEDS_EAGER = ("--size needs --engine eager: an exported arbitrary-scale model renders at the fixed scale "
@@ -103,8 +102,8 @@ def build_model(name, scale, weights):
     """Registered model ``name`` for ``scale`` with ``weights`` loaded; SRError for bad combinations.
 
     Weights inside a training run folder rebuild the run's configuration (its ``config.json``)."""
-    from .checkpoint import model_for_weights
-    from .models import scales
+    from paddle_sr.models.resolve import model_for_weights
+    from paddle_sr.models import scales
 
     supported = scales(name)
     if supported is not None:
@@ -137,10 +136,10 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
     An image that cannot be read or super-resolved is reported on stderr and skipped; after the
     others are written, ``PredictFailures`` (an SRError) names every failed file.
     """
-    from .checkpoint import check_writable
-    from .engine import with_engine
-    from .engine_choice import resolve_engine
-    from .evaluate import inference_options
+    from paddle_sr.core.files import check_writable
+    from paddle_sr.runtime.engines import with_engine
+    from paddle_sr.runtime.engines import resolve_engine
+    from paddle_sr.runtime.scoring import inference_options
 
     engine = resolve_engine(engine)
     if engine == "inference" and out_size is not None:
@@ -200,9 +199,9 @@ def _predict_one(eager, net, path, out, scale, out_size, tile, tile_overlap, sel
     ``force`` the last step refuses a file another run wrote there meanwhile (``atomic_write(replace=False)``)."""
     from PIL import Image
 
-    from . import memory
-    from .checkpoint import atomic_write
-    from .inference import output_size, super_resolve
+    from paddle_sr.runtime import memory
+    from paddle_sr.core.files import atomic_write
+    from paddle_sr.runtime.tiling import output_size, super_resolve
 
     try:
         with open_image(path) as im:  # header only; SRError above the pixel limit
@@ -276,7 +275,7 @@ def main(argv=None):
     ap.add_argument("--engine", choices=ENGINES, default=None, help=ENGINE_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    from .models import scales
+    from paddle_sr.models import scales
 
     arbitrary = scales(args.model) is None
     out_size = _parse_size(args.size) if args.size else None
@@ -290,19 +289,19 @@ def main(argv=None):
         raise SRError("pass --scale S (or --size WxH for an arbitrary-scale model)")
     if args.scale is not None and args.scale <= 1 and not (arbitrary and args.scale == 1):
         raise SRError(f"--scale must be > 1, got {args.scale:g}")
-    from .checkpoint import check_writable
-    from .evaluate import inference_options
+    from paddle_sr.core.files import check_writable
+    from paddle_sr.runtime.scoring import inference_options
 
     inference_options(args.tile, args.tile_overlap, args.max_memory)
     set_max_pixels(args.max_pixels)
     # A typo in a path, an --out that is a file or cannot be written fail before the model is built.
     check_writable(args.out, "--out folder", folder=True)
     collect_inputs(args.inputs, args.out)
-    from .engine import use_device
+    from paddle_sr.runtime.device import use_device
 
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU; all cores for CPU math
     if args.weights.endswith(".onnx"):  # an ONNX export: run by ONNX Runtime, checked against --model/--scale
-        from .onnx_engine import OnnxEngine
+        from paddle_sr.runtime.onnx_engine import OnnxEngine
 
         if args.engine not in (None, "auto", "onnxruntime"):
             raise SRError(f"--weights {args.weights} is an ONNX file: it runs with --engine onnxruntime, "

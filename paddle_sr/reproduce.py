@@ -21,10 +21,11 @@ era (SRCNN, VDSR, DRCN, DRRN, LapSRN) also get the protocol of their own test co
 import argparse
 import os
 
-from . import pretrained
-from .checkpoint import check_writable, model_for_weights
-from .errors import SRError, cli_main
-from .evaluate import evaluate, protocol_line
+from paddle_sr.models import pretrained
+from paddle_sr.core.files import check_writable
+from paddle_sr.models.resolve import model_for_weights
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.runtime.scoring import evaluate, protocol_line
 
 SETS = ("Set5", "Set14", "B100", "Urban100")
 # Models whose official test code works on a double-precision Y channel (see the module docstring).
@@ -123,7 +124,7 @@ def main(argv=None):
     if a.out:
         check_writable(a.out, "--out file")  # before minutes of evaluation, not after
         if not a.force:
-            from .checkpoint import refuse_existing
+            from paddle_sr.core.files import refuse_existing
 
             refuse_existing([a.out], "--force", "another --out")
     if a.cache:
@@ -140,7 +141,7 @@ def main(argv=None):
                      progress=not a.quiet)
     print(format_report(rows))
     if a.out:
-        from .checkpoint import atomic_write_json
+        from paddle_sr.core.files import atomic_write_json
 
         atomic_write_json(rows, a.out)
     return rows

@@ -42,15 +42,16 @@ if __name__ == "__main__" and not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "paddle_sr"
 
-from . import configs, data, losses, models  # noqa: E402
-from .checkpoint import (STATE, RunLock, atomic_write, check_writable, open_run, resume,  # noqa: E402
-                         warm_start, write_checkpoint)
-from .errors import SRError, StopSignals, cli_main  # noqa: E402
-from .evaluate import score_sets, validation_sets  # noqa: E402
-from .models.common import set_mean_shift_trainable  # noqa: E402
-from .imageio import set_max_pixels  # noqa: E402
-from .models.esrgan import UnitRangeVGGStyleDiscriminator  # noqa: E402
-from .models.srresnet import SRGANDiscriminator  # noqa: E402
+from paddle_sr.training import recipes as configs, losses
+from paddle_sr import data, models  # noqa: E402
+from paddle_sr.training.run import STATE, RunLock, open_run, resume, warm_start, write_checkpoint
+from paddle_sr.core.files import atomic_write, check_writable
+from paddle_sr.core.errors import SRError, StopSignals, cli_main  # noqa: E402
+from paddle_sr.runtime.scoring import score_sets, validation_sets  # noqa: E402
+from paddle_sr.models.common import set_mean_shift_trainable  # noqa: E402
+from paddle_sr.image.io import set_max_pixels  # noqa: E402
+from paddle_sr.models.esrgan import UnitRangeVGGStyleDiscriminator  # noqa: E402
+from paddle_sr.models.srresnet import SRGANDiscriminator  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -59,7 +60,7 @@ from .models.srresnet import SRGANDiscriminator  # noqa: E402
 
 def pick_device(name):
     """``engine.use_device`` ('auto': a GPU when Paddle sees one); under the launcher each rank its own GPU."""
-    from .engine import use_device
+    from paddle_sr.runtime.device import use_device
 
     if name != "cpu" and paddle.distributed.get_world_size() > 1 and paddle.is_compiled_with_cuda():
         name = f"gpu:{paddle.distributed.ParallelEnv().dev_id}"
@@ -375,8 +376,8 @@ def log_step(writer, bar, it, start, cfg, loss, values, current_lr):
 
 def write_comparison(cfg, run_dir, val_sets):
     """show_image of the first validation image: LR / bicubic / SR (Best.pdparams) / HR with PSNR/SSIM."""
-    from .checkpoint import load_weights
-    from .viz import show_image
+    from paddle_sr.weights.state import load_weights
+    from paddle_sr.apps.viz import show_image
 
     best = load_weights(build_model(cfg), os.path.join(run_dir, "Best.pdparams"))
     _, lr, hr, gray_file = val_sets[0][1][0]

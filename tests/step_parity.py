@@ -22,7 +22,7 @@ import numpy as np
 import paddle
 
 from paddle_sr import data, train
-from paddle_sr.checkpoint import check_state_dict
+from paddle_sr.weights.state import check_state_dict
 
 FLOOR = 1e-7  # a drift below float32's resolution is not a drift: the smallest tolerance unit
 # Another framework's float32 kernels round differently from the reference's (Paddle's reductions are

@@ -125,7 +125,7 @@ def _upload(page, path):
 
 
 def test_upscale_an_uploaded_image_in_a_real_browser(page, tmp_path):
-    from paddle_sr.sources import _embedded_table
+    from paddle_sr.data.sources import _embedded_table
 
     photo = tmp_path / "cat.png"
     Image.open(dict(_embedded_table("val"))["chelsea"]).convert("RGB").crop((150, 80, 270, 170)).save(photo)

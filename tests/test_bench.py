@@ -7,7 +7,7 @@ import paddle.nn as nn
 import pytest
 
 from paddle_sr import bench, models
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 
 
 class Tiny(nn.Layer):

@@ -7,8 +7,11 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import checkpoint
-from paddle_sr.errors import SRError
+from paddle_sr.core import files
+from paddle_sr.models.resolve import model_for_weights
+from paddle_sr.training import run as training_run
+from paddle_sr.weights.state import load_weights
+from paddle_sr.core.errors import SRError
 from paddle_sr.models import create
 
 TINY = dict(num_features=8, num_blocks=1, num_layers=1, growth_rate=4)
@@ -17,7 +20,7 @@ TINY = dict(num_features=8, num_blocks=1, num_layers=1, growth_rate=4)
 def test_atomic_save_writes_a_loadable_file_with_umask_permissions(tmp_path):
     model = create("rdn", scale=2, **TINY)
     path = tmp_path / "Model.pdparams"
-    checkpoint.atomic_save(model.state_dict(), path)
+    files.atomic_save(model.state_dict(), path)
     loaded = paddle.load(str(path))
     np.testing.assert_array_equal(loaded["SFENet1.weight"].numpy(), model.SFENet1.weight.numpy())
     umask = os.umask(0)
@@ -28,9 +31,9 @@ def test_atomic_save_writes_a_loadable_file_with_umask_permissions(tmp_path):
 
 def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "Best.pdparams"
-    checkpoint.atomic_save({"w": paddle.ones([2])}, path)
+    files.atomic_save({"w": paddle.ones([2])}, path)
     with pytest.raises(Exception):
-        checkpoint.atomic_save({"w": lambda: 0}, path)  # paddle.save cannot pickle a lambda
+        files.atomic_save({"w": lambda: 0}, path)  # paddle.save cannot pickle a lambda
     assert os.listdir(tmp_path) == ["Best.pdparams"]
     np.testing.assert_array_equal(paddle.load(str(path))["w"].numpy(), [1, 1])
 
@@ -38,49 +41,49 @@ def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
 def test_load_weights_names_missing_torn_and_mismatched_files(tmp_path):
     model = create("rdn", scale=2, **TINY)
     with pytest.raises(SRError, match="does not exist"):
-        checkpoint.load_weights(model, tmp_path / "nope.pdparams")
+        load_weights(model, tmp_path / "nope.pdparams")
     torn = tmp_path / "torn.pdparams"
     torn.write_bytes(b"\x80\x04garbage")
     with pytest.raises(SRError, match="cannot read weights file"):
-        checkpoint.load_weights(model, torn)
+        load_weights(model, torn)
     x4 = tmp_path / "x4.pdparams"
     paddle.save(create("rdn", scale=4, **TINY).state_dict(), str(x4))
     with pytest.raises(SRError, match=r"does not fit model 'rdn' x2.*(missing|shape)"):
-        checkpoint.load_weights(model, x4)
+        load_weights(model, x4)
 
 
 def test_json_gets_umask_permissions_and_a_folder_in_the_way_is_named(tmp_path):
     old = os.umask(0o027)
     try:
-        checkpoint.atomic_write_json({"a": 1}, tmp_path / "r.json")
+        files.atomic_write_json({"a": 1}, tmp_path / "r.json")
         assert stat.S_IMODE(os.stat(tmp_path / "r.json").st_mode) == 0o640  # not mkstemp's 0600
     finally:
         os.umask(old)
     (tmp_path / "taken").mkdir()
     with pytest.raises(SRError, match="is an existing folder; name the file"):
-        checkpoint.atomic_save({"w": paddle.ones([1])}, tmp_path / "taken")
+        files.atomic_save({"w": paddle.ones([1])}, tmp_path / "taken")
     assert sorted(os.listdir(tmp_path)) == ["r.json", "taken"]
 
 
 def test_check_writable_before_the_work(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("x")
-    checkpoint.check_writable(tmp_path / "new" / "deeper", folder=True)  # may not exist yet
-    checkpoint.check_writable(tmp_path / "new" / "r.json")
+    files.check_writable(tmp_path / "new" / "deeper", folder=True)  # may not exist yet
+    files.check_writable(tmp_path / "new" / "r.json")
     assert sorted(os.listdir(tmp_path)) == ["plain"]  # the probe leaves nothing behind, creates no folder
     with pytest.raises(SRError, match=r"cannot write --out folder .*plain/out: .*plain is a file"):
-        checkpoint.check_writable(plain / "out", "--out folder", folder=True)
+        files.check_writable(plain / "out", "--out folder", folder=True)
     with pytest.raises(SRError, match="is an existing file, not a folder"):
-        checkpoint.check_writable(plain, "--out folder", folder=True)
+        files.check_writable(plain, "--out folder", folder=True)
     with pytest.raises(SRError, match="is an existing folder; name the file"):
-        checkpoint.check_writable(tmp_path, "--out file")
+        files.check_writable(tmp_path, "--out file")
     if os.geteuid() != 0:  # root ignores permission bits
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
         try:
             with pytest.raises(SRError, match="cannot write .*Permission denied"):
-                checkpoint.check_writable(ro / "out", folder=True)
+                files.check_writable(ro / "out", folder=True)
         finally:
             ro.chmod(0o700)
 
@@ -90,16 +93,16 @@ def test_model_for_weights_explicit_kwargs_and_arbitrary_scale_runs(tmp_path):
     run.mkdir()
     enc = dict(num_features=8, num_blocks=1, num_layers=1, growth_rate=4)
     kwargs = dict(encoder_kwargs=enc, hidden_list=(8,))
-    checkpoint.atomic_save(create("liif", scale=4, **kwargs).state_dict(), run / "Best.pdparams")
+    files.atomic_save(create("liif", scale=4, **kwargs).state_dict(), run / "Best.pdparams")
     (run / "config.json").write_text(json.dumps({"model": "liif", "scale": 4, "model_kwargs": kwargs}))
     # LIIF does not depend on the scale: its run's x4 weights render at x2.5 too
-    assert checkpoint.model_for_weights("liif", 2.5, run / "Best.pdparams").sr_scale == 2.5
+    assert model_for_weights("liif", 2.5, run / "Best.pdparams").sr_scale == 2.5
     bare = tmp_path / "rdn.pdparams"
-    checkpoint.atomic_save(create("rdn", scale=2, **TINY).state_dict(), bare)
-    model = checkpoint.model_for_weights("rdn", 2, bare, model_kwargs=TINY)  # --arg KEY=VALUE of export
+    files.atomic_save(create("rdn", scale=2, **TINY).state_dict(), bare)
+    model = model_for_weights("rdn", 2, bare, model_kwargs=TINY)  # --arg KEY=VALUE of export
     assert model.SFENet1.weight.shape[0] == 8 and not model.training
     with pytest.raises(SRError, match="does not accept the arguments"):
-        checkpoint.model_for_weights("rdn", 2, bare, model_kwargs=dict(TINY, no_such_argument=1))
+        model_for_weights("rdn", 2, bare, model_kwargs=dict(TINY, no_such_argument=1))
 
 
 def test_a_training_state_file_passed_as_weights_is_named_as_such(tmp_path):
@@ -107,7 +110,7 @@ def test_a_training_state_file_passed_as_weights_is_named_as_such(tmp_path):
     import subprocess
     import sys
 
-    from paddle_sr import configs
+    from paddle_sr.training import recipes as configs
     from paddle_sr.train import make_net
 
     import json
@@ -118,11 +121,11 @@ def test_a_training_state_file_passed_as_weights_is_named_as_such(tmp_path):
     run.mkdir(parents=True)
     (run / "config.json").write_text(configs.to_json(cfg))
     progress = dict(iteration=5, best_psnr=30.0, best_iteration=5, config={"model": "rdn"})
-    checkpoint.write_checkpoint(str(run), progress, [make_net("model", model, cfg, 1e-4)], None, None, True, None)
-    state = run / checkpoint.STATE
+    training_run.write_checkpoint(str(run), progress, [make_net("model", model, cfg, 1e-4)], None, None, True, None)
+    state = run / training_run.STATE
     with pytest.raises(SRError, match=r"state.pdstate is a training state file .*not weights; pass the run's "
                                       r"Best.pdparams .*Model.pdparams .*beside it: .*Best.pdparams"):
-        checkpoint.load_weights(create("rdn", scale=2, **TINY), state)
+        load_weights(create("rdn", scale=2, **TINY), state)
     img = tmp_path / "a.png"
     from PIL import Image
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
@@ -143,9 +146,9 @@ def test_atomic_write_without_replace_keeps_a_file_that_appeared_meanwhile(tmp_p
         with open(tmp, "wb") as f:
             f.write(b"mine")
     with pytest.raises(SRError, match=r"a.png was written by another process while this one worked .*--force"):
-        checkpoint.atomic_write(path, write, replace=False)
+        files.atomic_write(path, write, replace=False)
     assert path.read_bytes() == b"the other process's result" and os.listdir(tmp_path) == ["a.png"]
-    checkpoint.atomic_write(path, write, replace=True)  # --force: the whole new file
+    files.atomic_write(path, write, replace=True)  # --force: the whole new file
     assert path.read_bytes() == b"mine" and os.listdir(tmp_path) == ["a.png"]
-    checkpoint.atomic_write(tmp_path / "b.png", lambda tmp: open(tmp, "wb").write(b"new"), replace=False)
+    files.atomic_write(tmp_path / "b.png", lambda tmp: open(tmp, "wb").write(b"new"), replace=False)
     assert (tmp_path / "b.png").read_bytes() == b"new" and sorted(os.listdir(tmp_path)) == ["a.png", "b.png"]

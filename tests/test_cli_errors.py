@@ -18,11 +18,11 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_sr import configs
-from paddle_sr.checkpoint import atomic_save, atomic_write_json
-from paddle_sr.errors import SRError, cli_main
-from paddle_sr.evaluate import save_png
-from paddle_sr.inference import super_resolve
+from paddle_sr.training import recipes as configs
+from paddle_sr.core.files import atomic_save, atomic_write_json
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.image.io import save_png
+from paddle_sr.runtime.tiling import super_resolve
 from paddle_sr.models import create
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -111,7 +111,7 @@ def restore_permissions(tmp_path):
 # ---------------------------------------------------------------- 1. a run folder's weights everywhere
 
 def test_viz_builds_the_run_folders_model(run_dir):
-    from paddle_sr.viz import _as_model, show_image
+    from paddle_sr.apps.viz import _as_model, show_image
 
     hr = np.random.RandomState(2).randint(0, 256, (32, 36, 3)).astype(np.uint8)
     best = str(run_dir / "Best.pdparams")
@@ -128,7 +128,8 @@ def test_viz_builds_the_run_folders_model(run_dir):
 
 
 def test_export_builds_the_run_folders_model_and_takes_arg(run_dir, tmp_path):
-    from paddle_sr.engine import InferenceEngine, read_meta
+    from paddle_sr.runtime.predictor import InferenceEngine
+    from paddle_sr.runtime.export_format import read_meta
     from paddle_sr.export import main
 
     main(["--weights", str(run_dir / "Best.pdparams"), "--out", str(tmp_path / "exp")])  # model, scale: the run's
@@ -275,7 +276,7 @@ def test_out_equal_to_the_input_folder_skips_earlier_outputs(run_dir, tmp_path, 
 def test_outputs_get_umask_permissions(run_dir, tmp_path):
     from paddle_sr.evaluate import main as evaluate_main
     from paddle_sr.predict import main as predict_main
-    from paddle_sr.viz import show_image
+    from paddle_sr.apps.viz import show_image
 
     old = os.umask(0o022)
     try:
@@ -300,7 +301,7 @@ def test_one_overwrite_rule_for_every_tool_that_writes(run_dir, tmp_path):
     """evaluate --out / --save-images, export --out, reproduce --out, bench --csv, show_image(save=) and
     plot_curves(save=) refuse an existing output (one line, exit 2, before any work, the file untouched)
     unless --force / force=True, as predict and convert do."""
-    from paddle_sr.viz import show_image
+    from paddle_sr.apps.viz import show_image
 
     data = _hr_set(tmp_path)
     out = tmp_path / "r.json"
@@ -344,7 +345,7 @@ def test_one_overwrite_rule_for_every_tool_that_writes(run_dir, tmp_path):
     assert fig.read_bytes() == b"keep me"
     show_image(hr=hr, scale=2, save=fig, show=False, force=True)
     assert Image.open(fig).size[0] > 16
-    from paddle_sr.notebook import plot_curves
+    from paddle_sr.apps.notebook import plot_curves
     with pytest.raises(SRError, match="fig.png already exists; pass force=True"):
         plot_curves(run_dir, save=fig, show=False)
 

@@ -8,10 +8,11 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.checkpoint import load_weights, read_state_dict
-from paddle_sr.convert import convert, find_state_dict
-from paddle_sr.data import load_image
-from paddle_sr.errors import SRError
+from paddle_sr.weights.state import load_weights, read_state_dict
+from paddle_sr.convert import convert
+from paddle_sr.models.convert import find_state_dict
+from paddle_sr.image.io import load_image
+from paddle_sr.core.errors import SRError
 
 torch = pytest.importorskip("torch")
 from tests.reference import edsr_family_torch as edsr_ref  # noqa: E402

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from paddle_sr import data as D
-from paddle_sr.errors import SRError
-from paddle_sr.imresize import imresize
-from paddle_sr.notebook import reader_patch
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.imresize import imresize
+from paddle_sr.apps.notebook import reader_patch
 
 
 def _rand(h, w, c=3, seed=0):

@@ -23,7 +23,7 @@ from PIL import Image
 
 from data_scripts import benchmarks, celeba, div2k
 from data_scripts import download as D
-from paddle_sr.errors import SRError, cli_main
+from paddle_sr.core.errors import SRError, cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -274,8 +274,8 @@ def test_subimage_grid_matches_basicsr():
 
 
 def test_subimages_and_lr_generation(tmp_path):
-    pytest.importorskip("paddle_sr.imresize")
-    from paddle_sr.imresize import imresize
+    pytest.importorskip("paddle_sr.image.imresize")
+    from paddle_sr.image.imresize import imresize
 
     root = tmp_path / "DIV2K"
     hr_dir = root / "DIV2K_train_HR"

@@ -180,7 +180,7 @@ def test_mean_shift_matches_official_values():
 
 
 def test_load_torch_state_rejects_wrong_scale_with_clear_error():
-    from paddle_sr.errors import SRError
+    from paddle_sr.core.errors import SRError
     with pytest.raises(SRError, match="tail.0.0.weight"):
         load_torch_state(models.create("edsr_baseline", scale=3, n_resblocks=1),
                          ref.make_edsr_baseline(2, n_resblocks=1))

@@ -12,9 +12,10 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import engine as E
-from paddle_sr import engine_choice as C
-from paddle_sr import inference as I
+from paddle_sr.runtime import device as E
+from paddle_sr.runtime.predictor import InferenceEngine
+from paddle_sr.runtime import engines as C
+from paddle_sr.runtime import tiling as I
 from paddle_sr import models
 
 TOL = 2e-3  # max abs difference from eager on 0-255
@@ -72,7 +73,7 @@ def test_one_big_call_exports_at_once_and_new_weights_start_over(monkeypatch):
     monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)  # as if eager were very slow: the first call pays
     I.super_resolve(model, lr, 2)
     first = I.engine_for(model, "auto", 1)
-    assert isinstance(first, E.InferenceEngine) and C.chosen(model) == "inference"
+    assert isinstance(first, InferenceEngine) and C.chosen(model) == "inference"
     assert "forward" not in vars(model) and not model.training  # still a plain eager layer
     with paddle.no_grad():  # flip the signs of one bias: every absolute value stays the same
         model.head[0].bias.set_value(-model.head[0].bias - 0.01)
@@ -81,7 +82,7 @@ def test_one_big_call_exports_at_once_and_new_weights_start_over(monkeypatch):
     assert I.engine_for(model, "auto", 48 * 48) is model and C.chosen(model) == "eager"
     monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)
     second = I.engine_for(model, "auto", 48 * 48)
-    assert isinstance(second, E.InferenceEngine) and second is not first
+    assert isinstance(second, InferenceEngine) and second is not first
     eager = I.super_resolve(model, lr, 2, engine="eager")
     assert np.abs(I.super_resolve(model, lr, 2) - eager).max() * 127.5 < TOL
 
@@ -103,7 +104,7 @@ def test_failed_export_warns_once_and_runs_eager(monkeypatch):
     def broken(m, engine, weights=None):
         calls.append(engine)
         raise RuntimeError("to_static cannot convert this layer")
-    monkeypatch.setattr(E, "with_engine", broken)
+    monkeypatch.setattr(C, "with_engine", broken)
     eager = I.super_resolve(model, lr, 2, engine="eager")
     with pytest.warns(RuntimeWarning, match="export for Paddle Inference failed, running eager.*to_static"):
         out = I.super_resolve(model, lr, 2)

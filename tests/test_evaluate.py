@@ -9,8 +9,9 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_sr.errors import SRError, cli_main
-from paddle_sr.evaluate import evaluate, main, resolve_set
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.evaluate import evaluate, main
+from paddle_sr.runtime.scoring import resolve_set
 from paddle_sr.models import create
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -168,7 +169,7 @@ def test_engine_inference_same_psnr_as_eager(tmp_path, shared):
 
 def test_weights_in_a_run_folder_rebuild_the_trained_configuration(tmp_path):
     """A run folder's config.json (model_kwargs) tells evaluate/predict the model's configuration."""
-    from paddle_sr.checkpoint import model_for_weights
+    from paddle_sr.models.resolve import model_for_weights
 
     kwargs = dict(num_features=8, num_blocks=2, num_layers=2, growth_rate=4)
     run = tmp_path / "run"

@@ -12,10 +12,11 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.engine import META_FILE, InferenceEngine, model_files
-from paddle_sr.errors import SRError
+from paddle_sr.runtime.export_format import META_FILE, model_files
+from paddle_sr.runtime.predictor import InferenceEngine
+from paddle_sr.core.errors import SRError
 from paddle_sr.export import export, main
-from paddle_sr.inference import super_resolve
+from paddle_sr.runtime.tiling import super_resolve
 
 # Reduced configurations where the full model would make export/run slow; others are full size.
 from tiny import SMALL  # noqa: E402  (the one table of reduced settings)
@@ -93,8 +94,8 @@ def test_export_leaves_model_eager(tmp_path):
 
 def test_official_rlfn_ntire_onednn_close_to_eager(shared, tmp_path):
     from paddle_sr.convert import convert
-    from paddle_sr.data import load_image, to_tensor_range
-    from paddle_sr.imresize import imresize
+    from paddle_sr.image.io import load_image, to_tensor_range
+    from paddle_sr.image.imresize import imresize
 
     model = convert("rlfn_ntire", 4, shared / "weights" / "rlfn" / "rlfn_ntire_x4.pth", tmp_path / "w.pdparams")
     main(["--model", "rlfn_ntire", "--scale", "4", "--weights", str(tmp_path / "w.pdparams"),

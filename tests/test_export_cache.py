@@ -15,10 +15,10 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import engine_choice as C
-from paddle_sr import export_cache as EC
+from paddle_sr.runtime import engines as C
+from paddle_sr.runtime import export_cache as EC
 from paddle_sr import models
-from paddle_sr.engine import InferenceEngine
+from paddle_sr.runtime.predictor import InferenceEngine
 from paddle_sr.export import main as export_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +228,7 @@ def test_full_disk_while_writing_the_entry_degrades_with_one_warning(tmp_path, m
 
 def test_auto_sums_eager_time_across_processes(tmp_path, monkeypatch):
     """A fresh model instance has fresh engine state, as in a new process; only the cache folder carries over."""
-    from paddle_sr import inference as I
+    from paddle_sr.runtime import tiling as I
 
     monkeypatch.setenv(EC.DIR_ENV, str(tmp_path))
     calls = _count_exports(monkeypatch)

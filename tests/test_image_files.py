@@ -13,9 +13,9 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_sr import imageio
-from paddle_sr.errors import SRError, cli_main
-from paddle_sr.imageio import load_image
+from paddle_sr.image import io as imageio
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.image.io import load_image
 from paddle_sr.models import create
 from paddle_sr.predict import main, predict
 from tests.conftest import ROOT
@@ -78,8 +78,8 @@ def test_alpha_is_upscaled_bicubically_and_written_rgba(tmp_path, espcn):
     expected = np.asarray(Image.fromarray(rgba[..., 3]).resize((32, 24), Image.BICUBIC))
     assert np.array_equal(np.asarray(out)[..., 3], expected)
     # the colour is the model's output on the RGB channels
-    from paddle_sr.imageio import to_uint8
-    from paddle_sr.inference import super_resolve
+    from paddle_sr.image.io import to_uint8
+    from paddle_sr.runtime.tiling import super_resolve
 
     rgb = to_uint8(super_resolve(espcn[0], rgba[..., :3], 2).transpose(2, 0, 1))
     assert np.abs(np.asarray(out)[..., :3].astype(int) - rgb).max() <= 1
@@ -133,7 +133,7 @@ def test_pixel_limit_in_evaluate_and_train(tmp_path):
                     "--progress=false"])
     with pytest.raises(SRError, match=r"--max_pixels takes a number"):
         train.main(["espcn", "--max_pixels=lots"])
-    assert "--max_pixels=N" in __import__("paddle_sr.configs").configs.help_text()
+    assert "--max_pixels=N" in __import__("paddle_sr.training.recipes").training.recipes.help_text()
 
 
 def test_skip_existing_continues_a_folder(tmp_path, espcn, capsys):
@@ -159,7 +159,7 @@ def test_skip_existing_continues_a_folder(tmp_path, espcn, capsys):
 
 
 def test_png_rows_round_trip():
-    from paddle_sr.imageio import PngRows
+    from paddle_sr.image.io import PngRows
 
     a = _rng_image(37, 53, 4, seed=5)
     for c in (3, 4):

@@ -5,9 +5,9 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.checkpoint import load_weights, read_state_dict
+from paddle_sr.weights.state import load_weights, read_state_dict
 from paddle_sr.convert import convert
-from paddle_sr.data import load_image
+from paddle_sr.image.io import load_image
 from paddle_sr.evaluate import evaluate
 
 torch = pytest.importorskip("torch")

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from paddle_sr.imresize import imresize
+from paddle_sr.image.imresize import imresize
 
 
 def _naive_1d(line, out_len, scale):

@@ -5,12 +5,13 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 import pytest
 
-from paddle_sr.errors import SRError
-from paddle_sr.imresize import imresize
-from paddle_sr import inference, models
-from paddle_sr.data import to_uint8
-from paddle_sr.inference import _axis_plan, default_overlap, plan_tile, super_resolve
-from paddle_sr.metrics import psnr
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.imresize import imresize
+from paddle_sr.runtime import tiling as inference
+from paddle_sr import models
+from paddle_sr.image.io import to_uint8
+from paddle_sr.runtime.tiling import _axis_plan, default_overlap, plan_tile, super_resolve
+from paddle_sr.image.metrics import psnr
 from paddle_sr.models import create
 from paddle_sr.models.common import SRModel
 
@@ -31,7 +32,7 @@ def _psnr_float(a, b):
 
 @pytest.fixture(scope="module")
 def comic_lr(shared):
-    from paddle_sr.data import load_image
+    from paddle_sr.image.io import load_image
     hr = load_image(shared / "benchmarks" / "Set14" / "HR" / "comic.png")
     return imresize(hr[:360, :250], 1 / 2)  # 180x125, odd width
 
@@ -273,7 +274,7 @@ def test_rlfn_official_tiled_bound_is_the_measured_one(shared, tmp_path):
     # docstring). Measured with the official RLFN_ntire x4 weights on barbara: 12 grey levels at most,
     # on 0.5 % of the values; the default auto plan does not tile an image this small at all.
     from paddle_sr.convert import convert
-    from paddle_sr.data import load_image
+    from paddle_sr.image.io import load_image
     model = convert("rlfn_ntire", 4, shared / "weights" / "rlfn" / "rlfn_ntire_x4.pth", tmp_path / "w.pdparams")
     lr = imresize(load_image(shared / "benchmarks" / "Set14" / "HR" / "barbara.png"), 1 / 4)
     assert plan_tile(model, lr.shape[:2], (4 * lr.shape[0], 4 * lr.shape[1])) is None

@@ -8,10 +8,11 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import engine as E
-from paddle_sr import inference as I
+from paddle_sr.runtime import device as E
+from paddle_sr.runtime.predictor import InferenceEngine
+from paddle_sr.runtime import tiling as I
 from paddle_sr import models
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 
 TOL = 1e-3  # max abs difference on 0-255
 
@@ -55,7 +56,7 @@ def test_tiled_and_ensemble_inference_equal_eager():
 def test_engine_is_cached_per_model_and_rebuilt_for_new_weights():
     model = _model("edsr_baseline", n_resblocks=1, n_feats=8)
     first = I.engine_for(model, "inference")
-    assert isinstance(first, E.InferenceEngine)
+    assert isinstance(first, InferenceEngine)
     assert I.engine_for(model, "inference") is first
     assert not model.training and "forward" not in vars(model)  # still a plain eager layer
     with paddle.no_grad():
@@ -74,7 +75,7 @@ def test_default_engine_switch_and_passthrough(monkeypatch):
     previous = I.set_default_engine("inference")
     try:
         assert I.default_engine() == "inference"
-        assert isinstance(I.engine_for(model), E.InferenceEngine)
+        assert isinstance(I.engine_for(model), InferenceEngine)
     finally:
         I.set_default_engine(previous)
     monkeypatch.setenv(I.ENGINE_ENV, "inference")

@@ -7,7 +7,7 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 from paddle_sr.models.common import make_coord
 from paddle_sr.models.liif import LIIF
 

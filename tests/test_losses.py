@@ -5,8 +5,8 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import losses
-from paddle_sr.errors import SRError
+from paddle_sr.training import losses
+from paddle_sr.core.errors import SRError
 
 
 def t(x):
@@ -177,7 +177,7 @@ def test_loss_range_maps_both_images_as_the_official_trainer_sees_them():
 
 
 def test_pyramid_targets_are_matlab_bicubic_downscales_of_the_hr_patch():
-    from paddle_sr.imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     hr = np.random.default_rng(1).uniform(-1, 1, (2, 3, 16, 16)).astype("float32")
     targets = losses.pyramid_targets(hr, [(2, 3, 4, 4), (2, 3, 8, 8), (2, 3, 16, 16)])

@@ -9,10 +9,10 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.checkpoint import load_weights, read_state_dict
+from paddle_sr.weights.state import load_weights, read_state_dict
 from paddle_sr.convert import convert
-from paddle_sr.errors import SRError
-from paddle_sr.matconvnet import read_dagnn, read_mat
+from paddle_sr.core.errors import SRError
+from paddle_sr.weights.matconvnet import read_dagnn, read_mat
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"  # as tests/conftest.py finds ../shared
 LAPSRN = SHARED / "weights" / "lapsrn"
@@ -344,9 +344,10 @@ def test_official_lapsrn_matches_the_paper_by_its_own_matlab_protocol(scale, con
     the LR through the network, Cb/Cr bicubic, ycbcr2rgb, im2uint8, Y, shave s, psnr (peak 1). This is
     the exact paper number (x2 37.517, x4 31.539 measured); the suite route above quantises the LR to
     uint8 first, which costs 0.035 dB at x2."""
-    from paddle_sr.data import list_images, load_image, modcrop
-    from paddle_sr.imresize import imresize
-    from paddle_sr.metrics import psnr
+    from paddle_sr.image.io import list_images, load_image
+    from paddle_sr.data.datasets import modcrop
+    from paddle_sr.image.imresize import imresize
+    from paddle_sr.image.metrics import psnr
 
     t = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
     off = np.array([16.0, 128.0, 128.0])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from paddle_sr.metrics import psnr, rgb_to_gray, rgb_to_y, scoring_channels, ssim
+from paddle_sr.image.metrics import psnr, rgb_to_gray, rgb_to_y, scoring_channels, ssim
 
 
 def _rand(shape, seed=0):

@@ -4,7 +4,7 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 
 # Parameter counts of the official implementations (sum of numel over model.parameters()).
 OFFICIAL_COUNTS = {

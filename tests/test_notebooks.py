@@ -16,7 +16,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -185,7 +185,7 @@ def _fake_run(folder, model="rdn", scale=2, model_kwargs=None):
 def test_read_scalars_merges_resumed_logs_in_time_order(tmp_path):
     from visualdl import LogWriter
 
-    from paddle_sr.notebook import plot_curves, read_scalars
+    from paddle_sr.apps.notebook import plot_curves, read_scalars
 
     run = _fake_run(tmp_path / "run")
     # Two invocations (a resumed run): the second rewrites iteration 20 and continues. The file names
@@ -212,7 +212,7 @@ def test_read_scalars_merges_resumed_logs_in_time_order(tmp_path):
 def test_read_scalars_single_log(tmp_path):
     from visualdl import LogWriter
 
-    from paddle_sr.notebook import plot_curves, read_scalars
+    from paddle_sr.apps.notebook import plot_curves, read_scalars
 
     run = _fake_run(tmp_path / "run")
     w = LogWriter(logdir=str(run / "vdl"))
@@ -239,8 +239,8 @@ def test_load_run_builds_from_config(tmp_path):
     import paddle
 
     from paddle_sr import models
-    from paddle_sr.checkpoint import atomic_save
-    from paddle_sr.notebook import load_run
+    from paddle_sr.core.files import atomic_save
+    from paddle_sr.apps.notebook import load_run
 
     kw = {"num_features": 8, "num_blocks": 2, "num_layers": 2, "growth_rate": 4}
     run = _fake_run(tmp_path / "run", "rdn", 2, kw)
@@ -260,7 +260,7 @@ def test_load_run_builds_from_config(tmp_path):
 def test_require_finished_reads_the_state_file(tmp_path):
     import paddle
 
-    from paddle_sr.notebook import require_finished, run_progress
+    from paddle_sr.apps.notebook import require_finished, run_progress
 
     run = tmp_path / "run"
     run.mkdir()
@@ -274,7 +274,7 @@ def test_require_finished_reads_the_state_file(tmp_path):
 
 
 def test_find_benchmarks_and_stand_in(tmp_path, monkeypatch, capsys):
-    from paddle_sr.notebook import benchmark_sets, find_benchmarks
+    from paddle_sr.apps.notebook import benchmark_sets, find_benchmarks
 
     root = tmp_path / "bench"
     (root / "Set5" / "HR").mkdir(parents=True)
@@ -310,7 +310,7 @@ def test_execution_fails_on_a_cell_error_and_uses_this_interpreter(tmp_path, mon
 
 
 def test_run_command_streams_and_fails_clearly(capsys):
-    from paddle_sr.notebook import run_command
+    from paddle_sr.apps.notebook import run_command
 
     run_command(sys.executable, "-c", "print('hello from the script')")
     assert "hello from the script" in capsys.readouterr().out

@@ -16,13 +16,13 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("paddle2onnx")
 
-from paddle_sr import engine_choice as C  # noqa: E402
+from paddle_sr.runtime import engines as C  # noqa: E402
 from paddle_sr import models  # noqa: E402
-from paddle_sr import onnx_export as OE  # noqa: E402
-from paddle_sr.engine import META_FILE  # noqa: E402
-from paddle_sr.errors import SRError  # noqa: E402
-from paddle_sr.inference import super_resolve  # noqa: E402
-from paddle_sr.onnx_engine import OnnxEngine  # noqa: E402
+from paddle_sr.runtime import onnx_export as OE  # noqa: E402
+from paddle_sr.runtime.export_format import META_FILE  # noqa: E402
+from paddle_sr.core.errors import SRError  # noqa: E402
+from paddle_sr.runtime.tiling import super_resolve  # noqa: E402
+from paddle_sr.runtime.onnx_engine import OnnxEngine  # noqa: E402
 from test_export import TOL, _case  # noqa: E402  (same reduced models, same tolerance as Paddle Inference)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -166,7 +166,8 @@ def test_onnx_engine_checks_the_file(tmp_path):
 
 
 def test_auto_keeps_the_faster_of_paddle_inference_and_onnxruntime(monkeypatch):
-    from paddle_sr import engine as E
+    from paddle_sr.runtime import device as E
+    from paddle_sr.runtime.predictor import InferenceEngine
 
     monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)  # as if eager were very slow: the first call exports
     lr = np.random.default_rng(5).uniform(0, 255, (24, 28, 3)).astype(np.uint8)
@@ -178,7 +179,7 @@ def test_auto_keeps_the_faster_of_paddle_inference_and_onnxruntime(monkeypatch):
         assert set(net.measured) == {"inference", "onnxruntime"}
         kind = min(net.measured, key=net.measured.get)  # the one measured faster is the one kept
         assert C.chosen(model) == kind
-        assert isinstance(net, OnnxEngine if kind == "onnxruntime" else E.InferenceEngine)
+        assert isinstance(net, OnnxEngine if kind == "onnxruntime" else InferenceEngine)
         assert np.abs(out - eager).max() * 127.5 < TOL
     monkeypatch.setattr(C, "AUTO_CANDIDATES", ("inference",))  # ONNX Runtime out of the race
     model, scale = _case("espcn")

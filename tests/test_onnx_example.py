@@ -12,10 +12,10 @@ pytest.importorskip("paddle2onnx")
 
 from PIL import Image  # noqa: E402
 
-from paddle_sr.imageio import to_uint8  # noqa: E402
-from paddle_sr.inference import super_resolve  # noqa: E402
-from paddle_sr.onnx_engine import OnnxEngine  # noqa: E402
-from paddle_sr.onnx_export import export_onnx  # noqa: E402
+from paddle_sr.image.io import to_uint8  # noqa: E402
+from paddle_sr.runtime.tiling import super_resolve  # noqa: E402
+from paddle_sr.runtime.onnx_engine import OnnxEngine  # noqa: E402
+from paddle_sr.runtime.onnx_export import export_onnx  # noqa: E402
 from test_export import _case  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

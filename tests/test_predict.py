@@ -4,8 +4,8 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_sr.errors import SRError, cli_main
-from paddle_sr.inference import super_resolve
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.runtime.tiling import super_resolve
 from paddle_sr.models import create
 from paddle_sr.predict import main, predict
 
@@ -151,7 +151,7 @@ def test_tile_overlap_default_and_max_memory_are_passed_through(tmp_path, rlfn_w
     """--tile-overlap defaults to the model's own (None); --max-memory MB reaches super_resolve."""
     import inspect
 
-    from paddle_sr.inference import super_resolve as sr_fn
+    from paddle_sr.runtime.tiling import super_resolve as sr_fn
 
     folder, _ = _inputs(tmp_path)
     base = ["--model", "rlfn_s", "--weights", str(rlfn_weights), "--scale", "2", str(folder / "rgb.png"), "--quiet"]

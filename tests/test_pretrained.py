@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paddle_sr import download, models, pretrained
-from paddle_sr.errors import SRError
+from paddle_sr.core import download
+from paddle_sr import models, pretrained
+from paddle_sr.core.errors import SRError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from paddle_sr.errors import SRError
-from paddle_sr.pth import read_pth
+from paddle_sr.core.errors import SRError
+from paddle_sr.weights.pth import read_pth
 
 torch = pytest.importorskip("torch")
 
@@ -198,7 +198,7 @@ def test_whole_pickled_model_reads_as_its_state_dict_without_torch(tmp_path, zip
 
 
 def test_whole_pickled_model_as_records(tmp_path):
-    from paddle_sr.pth import PickledObject, PickledReference
+    from paddle_sr.weights.pth import PickledObject, PickledReference
     path = tmp_path / "m.pth"
     net = _tiny_net()
     torch.save(net, path)

@@ -8,10 +8,10 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("paddle2onnx")
 
 from paddle_sr import models  # noqa: E402
-from paddle_sr.errors import SRError  # noqa: E402
+from paddle_sr.core.errors import SRError  # noqa: E402
 from paddle_sr.evaluate import evaluate  # noqa: E402
-from paddle_sr.onnx_engine import OnnxEngine  # noqa: E402
-from paddle_sr.onnx_export import export_onnx, read_onnx_meta  # noqa: E402
+from paddle_sr.runtime.onnx_engine import OnnxEngine  # noqa: E402
+from paddle_sr.runtime.onnx_export import export_onnx, read_onnx_meta  # noqa: E402
 from paddle_sr.quantize import calibration_crops, main, quantize_onnx  # noqa: E402
 
 
@@ -59,7 +59,8 @@ def test_calibration_that_would_not_fit_in_memory_is_refused_before_it_starts(tm
     of GB (the zoo benchmark was killed for memory on DRRN); the tool says so instead of being killed."""
     import onnx
 
-    from paddle_sr import memory, quantize
+    from paddle_sr.runtime import memory
+    from paddle_sr import quantize
 
     model = models.create("espcn", scale=2)
     fp32 = export_onnx(model, tmp_path / "e.onnx", name="espcn", scale=2)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 from paddle_sr.reproduce import format_report, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddle_sr import evaluate, pretrained, service, train
-from paddle_sr.imageio import load_image
-from paddle_sr.sources import EMBEDDED_VAL, _embedded_table
-from paddle_sr.errors import SRError
+from paddle_sr import evaluate, pretrained, train
+from paddle_sr.apps import service
+from paddle_sr.image.io import load_image
+from paddle_sr.data.sources import EMBEDDED_VAL, _embedded_table
+from paddle_sr.core.errors import SRError
 
 TINY_RDN = {"num_features": 8, "num_blocks": 2, "num_layers": 2, "growth_rate": 4}
 

@@ -13,8 +13,8 @@ import paddle.nn.functional as F
 import pytest
 
 from paddle_sr import models
-from paddle_sr.checkpoint import check_state_dict
-from paddle_sr.errors import SRError
+from paddle_sr.weights.state import check_state_dict
+from paddle_sr.core.errors import SRError
 from paddle_sr.models import vgg
 from paddle_sr.models.srresnet import SRGANDiscriminator
 from paddle_sr.models.vgg import VGG19FeatureExtractor

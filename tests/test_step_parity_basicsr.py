@@ -26,7 +26,8 @@ import paddle
 import pytest
 import torch
 
-from paddle_sr import configs, losses, train
+from paddle_sr.training import recipes as configs, losses
+from paddle_sr import train
 from paddle_sr.models import vgg as vgg_mod
 from tests.reference import basicsr_train_torch as bt
 from tests.reference import esrgan_wdsr_lapsrn_torch as esr

@@ -13,7 +13,8 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import configs, train
+from paddle_sr.training import recipes as configs
+from paddle_sr import train
 from tests.step_parity import suite_lr
 
 

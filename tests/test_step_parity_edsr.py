@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from paddle_sr import configs
+from paddle_sr.training import recipes as configs
 from tests.reference import edsr_family_torch as ref
 from tests.reference.edsr_train_torch import train_trajectory
 from tests.step_parity import assert_step_parity, fixed_batches, step_parity, suite_trajectory

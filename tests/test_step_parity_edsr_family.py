@@ -18,10 +18,11 @@ import paddle
 import pytest
 import torch
 
-from paddle_sr import configs, models
-from paddle_sr.checkpoint import warm_start
-from paddle_sr.configs import EPOCH as TEST_EVERY
-from paddle_sr.errors import SRError
+from paddle_sr.training import recipes as configs
+from paddle_sr import models
+from paddle_sr.training.run import warm_start
+from paddle_sr.training.recipes import EPOCH as TEST_EVERY
+from paddle_sr.core.errors import SRError
 from tests.reference import edsr_family_torch as ref
 from tests.reference import edsr_train_torch as edsr_trainer
 from tests.reference import esrgan_wdsr_lapsrn_torch as ref_wdsr

@@ -16,9 +16,10 @@ import paddle
 import pytest
 import torch
 
-from paddle_sr import configs, train
-from paddle_sr.configs import every
-from paddle_sr.errors import SRError
+from paddle_sr.training import recipes as configs
+from paddle_sr import train
+from paddle_sr.training.recipes import every
+from paddle_sr.core.errors import SRError
 from tests.reference import classic_torch, edsr_family_torch, esrgan_wdsr_lapsrn_torch, imdn_carn_torch, liif_torch
 from tests.reference import lightweight_train_torch as official
 from tests.step_parity import (assert_step_parity, fixed_batches, numpy_state, step_parity, suite_lr,

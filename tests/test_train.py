@@ -11,9 +11,10 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_sr import configs, losses, models, train
-from paddle_sr.checkpoint import check_state_dict
-from paddle_sr.errors import SRError
+from paddle_sr.training import recipes as configs, losses
+from paddle_sr import models, train
+from paddle_sr.weights.state import check_state_dict
+from paddle_sr.core.errors import SRError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,7 +240,7 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tmp_pat
         return value * float("nan") if len(calls) == 4 else value
 
     monkeypatch.setitem(losses.PIXEL_LOSSES, "l1", poisoned)
-    from paddle_sr.errors import cli_main
+    from paddle_sr.core.errors import cli_main
     with pytest.raises(SystemExit) as exit_info:
         cli_main(lambda: train.main(tiny_args("rdn", tmp_path, iterations=6, run="nan")))
     assert exit_info.value.code != 0
@@ -252,7 +253,7 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tmp_pat
 
 
 def test_batches_are_the_loaders_and_shard_disjointly_across_ranks():
-    from paddle_sr.data import make_loader
+    from paddle_sr.data.datasets import make_loader
 
     cfg = configs.resolve("rdn", {"batch_size": "4", "patch_size": "8", "data": "embedded:train"})
     ours = train.make_batches(cfg, 3, 0, 1)
@@ -367,7 +368,7 @@ def test_drcn_recursive_supervision_follows_the_alpha_schedule(tmp_path, monkeyp
 
 
 def test_lapsrn_every_level_is_supervised_by_the_bicubic_downscaled_hr(tmp_path, monkeypatch):
-    from paddle_sr.imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     seen = []
     real = losses.multi_level_loss

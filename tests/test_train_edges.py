@@ -15,8 +15,10 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_sr import checkpoint, configs, train
-from paddle_sr.errors import SRError
+from paddle_sr import train
+from paddle_sr.training import run as training_run
+from paddle_sr.training import recipes as configs
+from paddle_sr.core.errors import SRError
 
 from test_train import tiny_args, weights
 
@@ -165,7 +167,7 @@ def test_save_every_writes_a_resumable_state_between_validations(tmp_path):
 def test_a_crash_between_checkpoint_files_leaves_a_folder_that_resumes(tmp_path, monkeypatch):
     """The state is written first; a full disk on the weights file ends with one line, and the rerun resumes
     from that state and rewrites the weights it lacked."""
-    real = checkpoint.atomic_save
+    real = training_run.atomic_save
     calls = []
 
     def full_disk(obj, path):
@@ -174,7 +176,7 @@ def test_a_crash_between_checkpoint_files_leaves_a_folder_that_resumes(tmp_path,
             raise OSError(28, "No space left on device", path)
         return real(obj, path)
 
-    monkeypatch.setattr(checkpoint, "atomic_save", full_disk)  # what train's write_checkpoint writes with
+    monkeypatch.setattr(training_run, "atomic_save", full_disk)  # what train's write_checkpoint writes with
     args = tiny_args("rdn", tmp_path, iterations=4, val_every=2, save_every=0, run="full")
     with pytest.raises(SRError, match=r"cannot write the checkpoint of iteration 2 .*No space left on device.*"
                                       r"previous checkpoint \(none yet\) is intact.*rerun the same command"):
@@ -182,7 +184,7 @@ def test_a_crash_between_checkpoint_files_leaves_a_folder_that_resumes(tmp_path,
     assert calls[:2] == [train.STATE, "Best.pdparams"]
     folder = tmp_path / "full"
     assert paddle.load(str(folder / train.STATE))["iteration"] == 2 and not (folder / "Best.pdparams").exists()
-    monkeypatch.setattr(checkpoint, "atomic_save", real)
+    monkeypatch.setattr(training_run, "atomic_save", real)
     assert train.main(args) == 0
     assert train.main(tiny_args("rdn", tmp_path, iterations=4, val_every=2, save_every=0, run="clean")) == 0
     for name in ("Model.pdparams", "Best.pdparams"):
@@ -234,7 +236,7 @@ def test_a_run_folder_is_locked_while_a_training_writes_it(tmp_path):
     import socket
 
     folder = tmp_path / "busy"
-    lock = folder / checkpoint.LOCK
+    lock = folder / training_run.LOCK
 
     def args(**extra):  # never ends by itself: stopped by SIGTERM below
         return tiny_args("rdn", tmp_path, iterations=100000, val_every=100000, save_every=0, save_minutes=0,
@@ -286,16 +288,16 @@ def test_a_live_unrelated_process_with_a_reused_pid_is_not_the_owner(tmp_path):
     try:
         run_dir = tmp_path / "r"
         run_dir.mkdir()
-        (run_dir / checkpoint.LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+        (run_dir / training_run.LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
                                                             "start": 12345, "started": "long ago"}))
-        with checkpoint.RunLock(str(run_dir)):
-            assert json.loads((run_dir / checkpoint.LOCK).read_text())["pid"] == os.getpid()
-        assert not (run_dir / checkpoint.LOCK).exists()
+        with training_run.RunLock(str(run_dir)):
+            assert json.loads((run_dir / training_run.LOCK).read_text())["pid"] == os.getpid()
+        assert not (run_dir / training_run.LOCK).exists()
         # the same child as the owner, with its real start time: refused
-        (run_dir / checkpoint.LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
-                                                            "start": checkpoint._process_start(other.pid)}))
+        (run_dir / training_run.LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                                            "start": training_run._process_start(other.pid)}))
         with pytest.raises(SRError, match=f"being written by another training \\(pid {other.pid}"):
-            checkpoint.RunLock(str(run_dir)).acquire()
+            training_run.RunLock(str(run_dir)).acquire()
     finally:
         other.kill()
         other.wait()

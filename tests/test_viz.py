@@ -8,12 +8,12 @@ from PIL import Image
 
 from paddle_sr import data as D
 from paddle_sr import models
-from paddle_sr.checkpoint import atomic_save
-from paddle_sr.errors import SRError
-from paddle_sr.imresize import imresize
-from paddle_sr.inference import super_resolve
-from paddle_sr.metrics import psnr, ssim
-from paddle_sr.viz import show_image
+from paddle_sr.core.files import atomic_save
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.imresize import imresize
+from paddle_sr.runtime.tiling import super_resolve
+from paddle_sr.image.metrics import psnr, ssim
+from paddle_sr.apps.viz import show_image
 
 
 class Constant(paddle.nn.Layer):

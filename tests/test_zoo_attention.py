@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.errors import SRError
+from paddle_sr.core.errors import SRError
 from paddle_sr.models import san as san_mod
 from paddle_sr.models import swinir as swinir_mod
 

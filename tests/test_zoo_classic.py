@@ -6,8 +6,8 @@ import paddle
 import pytest
 
 from paddle_sr import models
-from paddle_sr.imresize import imresize
-from paddle_sr.metrics import rgb_to_y
+from paddle_sr.image.imresize import imresize
+from paddle_sr.image.metrics import rgb_to_y
 from paddle_sr.models.common import MatlabBicubicUpsample, rgb_to_ycbcr, ycbcr_to_rgb
 
 torch = pytest.importorskip("torch")

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is the test-only reference for the parity tests")
 
 from paddle_sr import models  # noqa: E402
-from paddle_sr.imresize import imresize  # noqa: E402
+from paddle_sr.image.imresize import imresize  # noqa: E402
 from paddle_sr.models.esrgan import VGGStyleDiscriminator  # noqa: E402
 from paddle_sr.models.lapsrn import bilinear_kernel  # noqa: E402
 from tests.reference import load_torch_state  # noqa: E402
@@ -140,7 +140,7 @@ def test_vgg_style_discriminator_parity(train):
 
 
 def test_vgg_style_discriminator_rejects_other_patch_sizes():
-    from paddle_sr.errors import SRError
+    from paddle_sr.core.errors import SRError
 
     with pytest.raises(SRError, match="128"):
         VGGStyleDiscriminator(input_size=96)

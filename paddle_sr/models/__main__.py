@@ -2,8 +2,9 @@
 import argparse
 import sys
 
-from ..errors import SRError, cli_main
-from . import count_parameters, create, names, scales
+from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.models._registry import count_parameters, names, scales
+from paddle_sr.models._factory import create
 
 ARBITRARY = (2, 3, 4)  # scales shown for arbitrary-scale models (the count does not depend on it)
 

@@ -33,9 +33,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from . import register
-from .common import MeanShift as _Shift
-from .common import SRModel, init_like_torch
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MeanShift as _Shift
+from paddle_sr.models.common import SRModel, init_like_torch
 
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 

@@ -159,7 +159,7 @@ def _bicubic_phase_weights(scale):
     """
     import numpy as np
 
-    from ..imresize import contributions
+    from paddle_sr.image.imresize import contributions
 
     n, i = 8, 4  # an interior input pixel: no tap reaches the border
     weights, indices = contributions(n, n * scale, float(scale))

@@ -34,8 +34,8 @@ import math
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_, rgb_to_ycbcr, ycbcr_to_rgb
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MatlabBicubicUpsample, PreUpsampledYModel, normal_, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 def _conv(in_channels, out_channels):

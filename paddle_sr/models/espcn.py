@@ -21,8 +21,8 @@ import math
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import MatlabBicubicUpsample, SRModel, normal_, sr_on_y
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MatlabBicubicUpsample, SRModel, normal_, sr_on_y
 
 
 class ESPCN(SRModel):

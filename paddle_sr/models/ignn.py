@@ -57,8 +57,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from . import register
-from .common import MeanShift, SRModel
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MeanShift, SRModel
 
 VGG_MEAN = (0.485, 0.456, 0.406)
 VGG_STD = (0.229, 0.224, 0.225)
@@ -109,7 +109,7 @@ class VGG19(nn.Layer):
 
     def load_imagenet(self, weights=None, cache_dir=None):
         """conv1_1/conv1_2 from PaddleClas or paddle.vision VGG19 weights (``vgg.py`` finds/downloads them)."""
-        from .vgg import VGG19FeatureExtractor
+        from paddle_sr.models.vgg import VGG19FeatureExtractor
 
         ext = VGG19FeatureExtractor(layer="conv1_2", weights=weights, cache_dir=cache_dir)
         block = ext._conv_block_1
@@ -133,7 +133,7 @@ class MatlabBicubicDownsample(nn.Layer):
 
     def __init__(self, s):
         super().__init__()
-        from ..imresize import contributions
+        from paddle_sr.image.imresize import contributions
 
         self.s = s = int(s)
         n = 16 * s

@@ -25,8 +25,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from . import register
-from .common import SRModel, init_like_torch
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import SRModel, init_like_torch
 
 
 def conv_layer(in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1):

@@ -48,9 +48,9 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import SRModel, MatlabBicubicUpsample, rgb_to_ycbcr, ycbcr_to_rgb
-from ..errors import SRError
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import SRModel, MatlabBicubicUpsample, rgb_to_ycbcr, ycbcr_to_rgb
+from paddle_sr.core.errors import SRError
 
 
 def bilinear_kernel(k=4):

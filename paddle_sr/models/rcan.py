@@ -23,8 +23,8 @@ Differences from the paper / official code:
 """
 import paddle.nn as nn
 
-from . import register
-from .common import SRModel, MeanShift, Upsampler, default_conv, init_like_torch
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import SRModel, MeanShift, Upsampler, default_conv, init_like_torch
 
 
 class CALayer(nn.Layer):

@@ -14,8 +14,8 @@ Differences from the paper / official code:
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import SRModel, init_like_torch
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import SRModel, init_like_torch
 
 CONFIGS = {"A": (20, 6, 32), "B": (16, 8, 64)}  # (D, C, G) from the paper, Sec. 5.1
 

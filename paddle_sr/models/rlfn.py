@@ -26,8 +26,8 @@ Differences from the paper / official code:
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from . import register
-from .common import SRModel, init_like_torch
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import SRModel, init_like_torch
 
 
 def conv_layer(in_channels, out_channels, kernel_size, bias=True):

@@ -24,8 +24,8 @@ Differences from the paper / official code:
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
 
 
 class SRCNN(PreUpsampledYModel):

@@ -23,8 +23,8 @@ import math
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MatlabBicubicUpsample, PreUpsampledYModel, normal_
 
 
 class Conv_ReLU_Block(nn.Layer):

@@ -29,8 +29,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..checkpoint import read_state_dict
-from ..errors import SRError
+from paddle_sr.weights.state import read_state_dict
+from paddle_sr.core.errors import SRError
 
 BLOCKS = (2, 2, 4, 4, 4)  # convolutions per block, VGG19 (config E)
 CHANNELS = (64, 128, 256, 512, 512)
@@ -182,7 +182,7 @@ class VGG19FeatureExtractor(nn.Layer):
                 if os.path.isfile(path) and (md5 is None or _md5(path) == md5):
                     return read_state_dict(path), path
             path = os.path.join(cache_dir, name)
-            from ..pretrained import check_cache_writable
+            from paddle_sr.weights.catalogue import check_cache_writable
             check_cache_writable(cache_dir)  # an unwritable cache: one error naming PADDLE_SR_HOME
             try:
                 download(url, path, md5)

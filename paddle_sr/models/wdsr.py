@@ -28,8 +28,8 @@ import math
 import paddle
 import paddle.nn as nn
 
-from . import register
-from .common import SRModel
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import SRModel
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 

@@ -7,7 +7,7 @@ both frameworks so they copy as they are; ``nn.Linear`` weights are (out, in) in
 """
 import numpy as np
 
-from paddle_sr.checkpoint import check_state_dict
+from paddle_sr.weights.state import check_state_dict
 
 
 def torch_state_to_numpy(state, transpose=()):

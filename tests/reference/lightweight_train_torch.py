@@ -184,7 +184,7 @@ def vdsr_lr(epoch, lr=0.1, step=10):
 def vdsr_inputs(lr_np, hr_np, scale):
     """What ``generate_train.m`` stores: the MATLAB bicubic-upsampled Y of the LR and the HR Y, [0, 1]
     (``rgb2ycbcr`` of ``im2double`` images; MATLAB ``imresize``)."""
-    from paddle_sr.imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     m = np.array([65.481, 128.553, 24.966]) / 255.0
 
@@ -240,7 +240,7 @@ def lapsrn_trajectory(model, batches, dtype=torch.float32, lr_all=(1e-5,), momen
                       epoch_len=100):
     """cnn_train_dag's processEpoch / accumulateGradients on the suite's (lr, hr): LR = Y of the suite's LR,
     level targets = MATLAB ``imresize`` of the HR Y by 1/2^k (getBatch_LapSRN.m)."""
-    from paddle_sr.imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     model = model.to(dtype)
     init = torch_state_to_numpy(model)

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 # Where the benchmark sets are looked for, in order: the environment (the tests point it at their copy),
 # and what ``data_scripts/benchmarks.py --root data/benchmarks`` makes.
@@ -71,7 +71,7 @@ def read_config(run_dir):
 def load_run(run_dir, weights="Best.pdparams"):
     """The model a run trained (architecture, scale and model_kwargs from ``config.json``) with
     ``weights`` (a file name inside the run folder, or a path) loaded, in eval mode."""
-    from .checkpoint import model_for_weights
+    from paddle_sr.models.resolve import model_for_weights
 
     cfg = read_config(run_dir)
     path = weights if os.path.dirname(os.fspath(weights)) else os.path.join(os.fspath(run_dir), weights)
@@ -133,12 +133,12 @@ def plot_curves(run_dir, save=None, show=None, force=False):
     (default: inside a Jupyter kernel only).
     """
     if save is not None and not force:
-        from .checkpoint import refuse_existing
+        from paddle_sr.core.files import refuse_existing
 
         refuse_existing([save], "force=True", "another save= path")
     from matplotlib.figure import Figure
 
-    from .viz import _in_notebook
+    from paddle_sr.apps.viz import _in_notebook
 
     scalars = read_scalars(run_dir)
     terms = [t for t in scalars if t.startswith("train/") and t not in ("train/loss", "train/lr")]
@@ -169,7 +169,7 @@ def plot_curves(run_dir, save=None, show=None, force=False):
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     if save is not None:
-        from .checkpoint import atomic_write
+        from paddle_sr.core.files import atomic_write
 
         # written whole, then renamed (never a torn PNG), with normal umask permissions
         atomic_write(save, lambda tmp: fig.savefig(tmp, format="png", dpi=100), ".png")
@@ -230,8 +230,8 @@ def benchmark_sets(names=("Set5", "Set14", "B100"), root="data/benchmarks", stan
             run_command(sys.executable, os.path.join(repo, "data_scripts", "benchmarks.py"), "--root", root,
                         "--sets", *names)
             return find_benchmarks(names, roots=[root], repo=repo)
-    from .sources import embedded_images
-    from .evaluate import save_png
+    from paddle_sr.data.sources import embedded_images
+    from paddle_sr.image.io import save_png
 
     folder = os.path.join(os.fspath(root), "EmbeddedVal", "HR")
     os.makedirs(folder, exist_ok=True)
@@ -252,7 +252,7 @@ def reader_patch(batchsize, scale=4, patchsize=48, source="embedded:train", seed
     reader it yields one batch per image (one "epoch") unless ``num_batches`` says otherwise.
     ``seed=None`` draws a fresh seed each call, as the notebooks' shuffling did.
     """
-    from .data import PatchDataset, _stack
+    from paddle_sr.data.datasets import PatchDataset, _stack
 
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2 ** 63)

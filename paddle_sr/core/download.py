@@ -18,12 +18,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from paddle_sr.core.errors import SRError
 
-from .errors import SRError
 
 CHUNK = 1 << 20
+
+
 RETRY_WAIT = 2.0  # seconds before the first automatic resume (doubles, at most 8x); tests set 0
+
+
 USER_AGENT = "paddle_sr/0.1 (python urllib)"
+
+
 # How to get a file another way, for the messages; the data scripts and pretrained pass their own.
 ELSEWHERE = "fetch it another way and pass the folder holding it"
 
@@ -205,3 +211,7 @@ def _start_from_content_range(value):
         return int(value.split()[1].split("-")[0])
     except (AttributeError, IndexError, ValueError):
         return None
+
+
+def home():
+    return os.path.expanduser(os.environ.get("PADDLE_SR_HOME") or os.path.join("~", ".cache", "paddle_sr"))

@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 MI = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 9: "f8", 12: "i8", 13: "u8"}
 MI_MATRIX, MI_COMPRESSED, MI_UTF8, MI_UTF16, MI_UTF32 = 14, 15, 16, 17, 18

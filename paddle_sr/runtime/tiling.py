@@ -44,15 +44,13 @@ SwinIR 4, the bicubic pre-upsampling models 2, found by tiny forwards) is an ``S
 """
 import math
 import os
-import weakref
-
 import numpy as np
 import paddle
-import paddle.nn as nn
+from paddle_sr.runtime.engines import ENGINE_ENV, default_engine, engine_for, set_default_engine  # noqa: F401 (API)
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.io import to_tensor_range
+from paddle_sr.runtime.facts import _PROBE, min_side, model_facts, model_name
 
-from .engine_choice import ENGINE_ENV, default_engine, engine_for, set_default_engine  # noqa: F401 (API)
-from .errors import SRError
-from .imageio import to_tensor_range
 
 # The 8 dihedral transforms of the self-ensemble (Lim et al., EDSR "+", Sec. 4.4): (flip, rot90 k).
 ENSEMBLE = [(f, k) for f in (False, True) for k in range(4)]
@@ -143,132 +141,19 @@ def _query_runner(model, lr_hw, out_hw, bsize=30000):
     return run
 
 
-# --- Automatic tiling: per-model facts from one probe forward, cached per model instance. ---
-
 IM2COL_LIMIT = 2 ** 30  # elements in one conv's im2col buffer: Paddle 3.0.0's CPU conv overflows at 2^31
+
+
 DEFAULT_MAX_MEMORY_MB = 2048  # estimated working memory of one device call, unless told otherwise
-_PROBE = 32  # LR side of the probe forward
-_facts_cache = weakref.WeakKeyDictionary()
+
+
 ROWS_BLOCK = 2 ** 20  # output pixels per block handed to ``rows`` (``_sr_tiled``)
-
-
-class _Facts:
-    """What one probe forward at ``_PROBE`` x ``_PROBE`` LR pixels says about ``model``."""
-    col_per_px = 0.0  # largest im2col buffer of one conv call, elements per LR pixel
-    macs_per_px = 0.0  # multiply-adds of all conv and linear layers per LR pixel (engine_choice)
-    bytes_per_px = 0.0  # estimated peak working memory, bytes per LR pixel
-    min_side = None  # smallest LR side the model takes (found on demand)
-    overlap = None  # (weights fingerprint, default overlap)
-
-
-def _probe_run(model, side, scale):
-    x = paddle.zeros([1, 3, side, side])
-    if hasattr(model, "render"):
-        return model.render(x, (round(side * scale),) * 2)
-    return model(x)
-
-
-def _name(model):
-    return getattr(model, "sr_name", type(model).__name__)
-
-
-def _facts(model):
-    """Probe ``model`` once with hooks on its layers: im2col size of every conv and live activations."""
-    if not isinstance(model, nn.Layer):
-        return None  # an InferenceEngine: oneDNN has no im2col limit and cannot be probed
-    if model in _facts_cache:
-        return _facts_cache[model]
-    facts, live, peak = _Facts(), {}, [0.0]
-
-    def hook(layer, inputs, output):
-        col = 0
-        if isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose)):
-            kh, kw = layer.weight.shape[2:]
-            if isinstance(layer, nn.Conv2D):  # [Cin/groups * kh * kw, Hout * Wout] per group and image
-                col = layer.weight.shape[1] * kh * kw * output.shape[2] * output.shape[3]
-            else:  # transposed: [Cout/groups * kh * kw, Hin * Win]
-                col = layer.weight.shape[1] * kh * kw * inputs[0].shape[2] * inputs[0].shape[3]
-            facts.col_per_px = max(facts.col_per_px, col / _PROBE ** 2)
-            facts.macs_per_px += layer.weight.shape[0] * col / _PROBE ** 2
-        elif isinstance(layer, nn.Linear):
-            facts.macs_per_px += layer.weight.shape[0] * output.size / _PROBE ** 2
-        for t in list(inputs) + [output]:
-            if isinstance(t, paddle.Tensor) and id(t) not in live:
-                live[id(t)] = (weakref.ref(t), t.size * t.element_size())
-        for k in [k for k, (ref, _) in live.items() if ref() is None]:
-            del live[k]
-        peak[0] = max(peak[0], 2 * sum(b for _, b in live.values()) + 4 * col)
-
-    handles = [layer.register_forward_post_hook(hook) for layer in model.sublayers()]
-    was_training = model.training
-    model.eval()
-    try:
-        with paddle.no_grad():
-            sr = _probe_run(model, _PROBE, getattr(model, "sr_scale", None) or 2)
-            if hasattr(model, "gen_feat") and hasattr(model, "query_rgb"):  # LIIF unfolds its features 3x3
-                feat = model.gen_feat(paddle.zeros([1, 3, _PROBE, _PROBE]))
-                facts.col_per_px = max(facts.col_per_px, 9 * feat.shape[1])
-    finally:
-        for h in handles:
-            h.remove()
-        if was_training:
-            model.train()
-    # Tensors made by functional ops between layers (sums, concats) are not seen: the live layer
-    # tensors count twice (in the hook), plus the host copies of the output.
-    facts.bytes_per_px = (peak[0] + 2 * sr.size * 4) / _PROBE ** 2
-    _facts_cache[model] = facts
-    return facts
-
-
-class _TooSmall(Exception):
-    pass
-
-
-def _refuse_empty_conv(layer, inputs):
-    """Forward pre-hook: raise ``_TooSmall`` when a conv would produce an empty (or negative) output."""
-    if getattr(layer, "_padding_algorithm", "EXPLICIT") != "EXPLICIT":
-        return None  # 'same' / 'valid' strings: Paddle checks those itself
-    pad = list(getattr(layer, "_updated_padding", None) or [0, 0])
-    pads = [(pad[0], pad[0]), (pad[1], pad[1])] if len(pad) == 2 else [(pad[0], pad[1]), (pad[2], pad[3])]
-    hw = inputs[0].shape[-2:] if layer._data_format == "NCHW" else inputs[0].shape[1:3]
-    for n, k, s, d, (a, b) in zip(hw, layer._kernel_size, layer._stride, layer._dilation, pads):
-        if (n + a + b - d * (k - 1) - 1) // s + 1 < 1:
-            raise _TooSmall
-    return None
-
-
-def min_side(model):
-    """Smallest LR side (pixels) ``model`` takes, found by forwards on growing squares (cached)."""
-    facts = _facts(model)
-    if facts is None:
-        return 1
-    if facts.min_side is None:
-        # MATLAB bicubic pre-upsampling corrupts the heap at 1 pixel instead of raising: never try it.
-        side = 2 if any(type(m).__name__ == "MatlabBicubicUpsample" for m in model.sublayers()) else 1
-        # A conv whose input is smaller than its kernel is stopped before it runs: Paddle would call MKL's
-        # sgemm with a negative size first, which prints "Intel MKL ERROR: Parameter 11 was incorrect on
-        # entry to cblas_sgemm" on stdout (C level, cannot be caught) before raising.
-        handles = [m.register_forward_pre_hook(_refuse_empty_conv) for m in model.sublayers()
-                   if isinstance(m, nn.Conv2D)]
-        try:
-            with paddle.no_grad():
-                while side < _PROBE:
-                    try:
-                        _probe_run(model, side, getattr(model, "sr_scale", None) or 2)
-                        break
-                    except Exception:  # noqa: BLE001 - any failure of a tiny forward means "too small"
-                        side += 1
-        finally:
-            for h in handles:
-                h.remove()
-        facts.min_side = side
-    return facts.min_side
 
 
 def _check_size(model, hw, what="image"):
     if min(hw) < _PROBE and min(hw) < min_side(model):
         n = min_side(model)
-        raise SRError(f"{what} {hw[0]}x{hw[1]} is smaller than {_name(model)} takes (at least {n}x{n} LR "
+        raise SRError(f"{what} {hw[0]}x{hw[1]} is smaller than {model_name(model)} takes (at least {n}x{n} LR "
                       f"pixels); upscale it first or use another model")
 
 
@@ -305,7 +190,7 @@ def plan_tile(model, lr_hw, out_hw, max_memory_mb=None, tile_overlap=None, batch
 def _plan(model, lr_hw, out_hw, max_memory_mb, overlap, batch_size):
     """(tile, overlap): the largest tile core whose windows fit; the overlap shrinks to a third of
     the window where the model's default would leave no core."""
-    facts = _facts(model)
+    facts = model_facts(model)
     if facts is None:
         return None, overlap
     budget = memory_budget_mb(max_memory_mb) * 2 ** 20
@@ -320,7 +205,7 @@ def _plan(model, lr_hw, out_hw, max_memory_mb, overlap, batch_size):
         t = (lo + hi + 1) // 2
         lo, hi = (t, hi) if min(t + 2 * ov, lr_hw[0]) * min(t + 2 * ov, lr_hw[1]) <= area else (lo, t - 1)
     if lo < 1 or math.isqrt(area) < min_side(model):
-        raise SRError(f"{_name(model)} needs more than {budget / 2 ** 20:.0f} MB even for one small tile; "
+        raise SRError(f"{model_name(model)} needs more than {budget / 2 ** 20:.0f} MB even for one small tile; "
                       f"raise max_memory_mb / PADDLE_SR_MAX_MEMORY_MB")
     return lo, ov
 
@@ -333,10 +218,10 @@ def default_overlap(model, side=48):
     radius (plus 1). Cached per model and weights. Models that react beyond the probe (global
     pooling, attention) get the probe's limit.
     """
-    facts = _facts(model)
+    facts = model_facts(model)
     if facts is None:
         return 16
-    from .engine_choice import fingerprint
+    from paddle_sr.runtime.facts import fingerprint
 
     key = fingerprint(model)
     if facts.overlap is not None and facts.overlap[0] == key:
@@ -479,7 +364,7 @@ def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=
     Runs with all usable CPU cores for Paddle's math (``engine.inference_threads``) unless the
     process chose a thread count (``engine.use_threads``).
     """
-    from .engine import inference_threads
+    from paddle_sr.runtime.device import inference_threads
 
     with inference_threads():
         return _super_resolve(model, lr, scale, tile, tile_overlap, self_ensemble, batch_size, out_size,
@@ -499,7 +384,7 @@ def _super_resolve(model, lr, scale, tile, tile_overlap, self_ensemble, batch_si
         raise SRError("give a scale or an output size (out_size) for super-resolution")
     built = getattr(model, "sr_scale", None)
     if built is not None and out_size is None and not hasattr(model, "render") and float(built) != float(scale):
-        raise SRError(f"model {_name(model)!r} was built for x{built}, asked for "
+        raise SRError(f"model {model_name(model)!r} was built for x{built}, asked for "
                       f"x{scale}; pass --scale {built} or a model/weights made for x{scale}")
     out_hw = output_size(lr.shape[:2], scale, out_size)
     was_training = getattr(model, "training", False)

@@ -20,7 +20,7 @@ running the file needs only ``onnxruntime`` (``paddle_sr.onnx_engine``, ``exampl
 import os
 import tempfile
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 OPSET = 13
 META_PREFIX = "sr_"
@@ -57,7 +57,7 @@ def _require(module, what):
 def check_onnx_out(out, force=False):
     """SRError unless ``out`` is a writable path ending in ``.onnx`` that does not exist yet (or ``force``);
     also checks paddle2onnx is installed."""
-    from .checkpoint import check_writable, refuse_existing
+    from paddle_sr.core.files import check_writable, refuse_existing
 
     if not os.fspath(out).endswith(".onnx"):
         raise SRError(f"--format onnx writes one file: give --out a path ending in .onnx, got {out}")
@@ -73,7 +73,7 @@ def export_onnx(model, out, name=None, scale=None, opset=OPSET):
 
     The file appears all at once (written beside it, then ``os.replace``d).
     """
-    from .export import export, weights_meta
+    from paddle_sr.runtime.export_format import export, weights_meta
 
     reason = onnx_refusal(model)
     if reason:
@@ -89,7 +89,7 @@ def export_onnx(model, out, name=None, scale=None, opset=OPSET):
     os.makedirs(parent, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="paddle_sr_onnx_", dir=parent) as tmp:
         export(model, os.path.join(tmp, "paddle"), name=name, scale=scale)
-        from .engine import model_files
+        from paddle_sr.runtime.export_format import model_files
 
         graph, params = model_files(os.path.join(tmp, "paddle"))
         raw = os.path.join(tmp, "raw.onnx")

@@ -57,7 +57,7 @@ import zipfile
 
 import numpy as np
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 RESAVE = ("re-save it with PyTorch: `sd = torch.load(IN, map_location='cpu'); "

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .data import modcrop
-from .imageio import hwc_to_uint8, is_grayscale_file, load_image, to_uint8
-from .errors import SRError
-from .imresize import imresize
+from paddle_sr.data.datasets import modcrop
+from paddle_sr.image.io import hwc_to_uint8, is_grayscale_file, load_image
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.imresize import imresize
 
 DEFAULT_MAX_PIXELS = 4_200_000  # input pixels the app accepts: a 2000x2000 photo (4 MP) at x4 fits
 OUTPUT_PIXELS_PER_INPUT_LIMIT = 16  # output cap = 16 x max_pixels (x4 of the largest input)
@@ -47,14 +47,14 @@ class Choice:
 
     @property
     def arbitrary(self):
-        from .models import scales
+        from paddle_sr.models import scales
 
         return scales(self.model) is None
 
     @classmethod
     def custom(cls, model, scale, weights):
         """Any registered model with a weights file; SRError for an unknown model, bad scale or no path."""
-        from .models import check_scale, scales
+        from paddle_sr.models import check_scale, scales
 
         model = (model or "").strip()
         supported = scales(model)  # SRError naming the known models
@@ -63,7 +63,7 @@ class Choice:
             raise SRError(f"model {model!r} needs a weights file: give the path of its .pdparams (or 'official' "
                           f"for the authors' released weights)")
         if weights == "official":
-            from . import pretrained
+            from paddle_sr.models import pretrained
 
             weights = "official:" + pretrained.get("official", model, int(scale) if supported else None).id
         if supported is not None:
@@ -78,8 +78,8 @@ class Choice:
 
 def run_choices(output_dir="output"):
     """Choices for the run folders under ``output_dir`` that hold ``Best.pdparams`` and ``config.json``."""
-    from .checkpoint import run_config
-    from .models import names, scales
+    from paddle_sr.weights.run_folder import run_config
+    from paddle_sr.models import names, scales
 
     found = []
     paths = sorted(set(glob.glob(os.path.join(os.fspath(output_dir), "*", "Best.pdparams"))
@@ -100,7 +100,7 @@ def run_choices(output_dir="output"):
 
 def official_choices():
     """Official checkpoints usable without a download: converted already, or in ``$PADDLE_SR_WEIGHTS``."""
-    from . import pretrained
+    from paddle_sr.models import pretrained
 
     found = []
     for e in pretrained.entries():
@@ -151,7 +151,7 @@ def build_scale(choice, scale=None):
 
 def load_model(choice, scale=None):
     """The model of ``choice`` (weights loaded, eval mode); the previous one is dropped first."""
-    from .checkpoint import model_for_weights
+    from paddle_sr.models.resolve import model_for_weights
 
     scale = build_scale(choice, scale)
     key = (choice.model, scale, choice.weights, _weights_key(choice.weights))
@@ -208,7 +208,7 @@ def check_pixels(hw, max_pixels=DEFAULT_MAX_PIXELS, scale=None, model=None, max_
 
 def suggest_tile(model, lr_hw, scale, max_memory_mb=None):
     """A tile size (LR pixels) for ``predict --tile``: the automatic plan, else 256."""
-    from .inference import output_size, plan_tile
+    from paddle_sr.runtime.tiling import output_size, plan_tile
 
     try:
         tile = plan_tile(model, tuple(lr_hw), output_size(lr_hw, scale or 4), max_memory_mb)
@@ -226,7 +226,7 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
 
 def example_images(train=("astronaut", "coffee", "rocket", "motorcycle")):
     """[(name, path)] of the embedded photos offered as examples: the validation pair and a few others."""
-    from .sources import _embedded_table
+    from paddle_sr.data.sources import _embedded_table
 
     val = _embedded_table("val")
     extra = [(n, p) for n, p in _embedded_table("train") if n in train]
@@ -259,7 +259,7 @@ def bicubic(lr, out_hw):
 
 
 def output_hw(lr_hw, scale):
-    from .inference import output_size
+    from paddle_sr.runtime.tiling import output_size
 
     return output_size(tuple(lr_hw[:2]), scale)
 
@@ -269,8 +269,8 @@ def upscale(model, lr, scale, progress=None, max_memory_mb=None, tile=None, name
 
     ``progress(done, total)`` is called after each tile (tiled runs only). Returns a ``Result``.
     """
-    from .evaluate import inference_options
-    from .inference import plan_tile, super_resolve
+    from paddle_sr.runtime.scoring import inference_options
+    from paddle_sr.runtime.tiling import plan_tile, super_resolve
 
     name = name or getattr(model, "sr_name", type(model).__name__)
     out_hw = output_hw(lr.shape, scale)
@@ -284,7 +284,7 @@ def upscale(model, lr, scale, progress=None, max_memory_mb=None, tile=None, name
     import paddle
 
     if isinstance(model, paddle.nn.Layer):  # predict's memory plan, the result kept as uint8 (memory.py)
-        from . import memory
+        from paddle_sr.runtime import memory
 
         plan = memory.check(model, lr.shape[:2], out_hw, name=f"{name} on this image", tile=tile,
                             call_mb=max_memory_mb, canvas=True)  # budget: 80 % of the available memory
@@ -320,8 +320,8 @@ def degrade(hr, scale):
 
 def protocol_line(scale, model_name, gray="matlab", max_memory_mb=None):
     """``evaluate``'s protocol line for a degrade-then-restore score (automatic tiles, uint8 SR)."""
-    from .engine_choice import default_engine
-    from .evaluate import protocol, protocol_line as line
+    from paddle_sr.runtime.engines import default_engine
+    from paddle_sr.runtime.scoring import protocol, protocol_line as line
 
     return line(protocol(int(scale), model_name=model_name, gray=gray, max_memory_mb=max_memory_mb,
                          engine=default_engine()))
@@ -337,13 +337,13 @@ def is_gray_file(path):
 def restore(model, lr, hr, scale, gray_file=False, gray="matlab", progress=None, max_memory_mb=None, name=None):
     """SR of the benchmark ``lr`` scored against ``hr`` by ``evaluate``'s own scoring step
     (``evaluate.score_image``; ``model`` None: MATLAB bicubic). Returns a ``Result`` with psnr/ssim."""
-    from . import evaluate
+    from paddle_sr.runtime import scoring as evaluate
 
     scale = int(scale)
     name = name or (BICUBIC if model is None else getattr(model, "sr_name", type(model).__name__))
     tile = None
     if model is not None:
-        from .inference import plan_tile
+        from paddle_sr.runtime.tiling import plan_tile
 
         try:
             tile = plan_tile(model, lr.shape[:2], (lr.shape[0] * scale, lr.shape[1] * scale), max_memory_mb)
@@ -443,6 +443,6 @@ def preview(img, max_side=1600):
 
 def save_png(img, path, fast=True):
     """Write a uint8 image as PNG (atomically, ``evaluate.save_png``); ``fast`` trades file size for speed."""
-    from .evaluate import save_png as write
+    from paddle_sr.image.io import save_png as write
 
     return write(img, path, compress_level=1 if fast else 6)

@@ -12,7 +12,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 
 def l1_loss(sr, hr):
@@ -49,7 +49,7 @@ def pixel_loss(name):
 
 def luma(x):
     """BT.601 Y (MATLAB ``rgb2ycbcr``) of suite RGB images, on the suite range; 1-channel input is Y."""
-    from .models.common import rgb_to_ycbcr
+    from paddle_sr.models.common import rgb_to_ycbcr
 
     return x if x.shape[1] == 1 else rgb_to_ycbcr(x, (-1.0, 1.0))[:, :1]
 
@@ -107,7 +107,7 @@ def pyramid_targets(hr, shapes):
     ``shapes``: the levels' output shapes; a level at full size gets ``hr`` itself. Returns float32
     numpy arrays, a pure function of ``hr`` (so a resumed run sees the same targets).
     """
-    from .imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     out = []
     for shape in shapes:
@@ -334,7 +334,7 @@ class Objective:
         self.kind = None if liif else supervision(model)
         self.perceptual = self.contrastive = None
         if cfg.perceptual_weight > 0:
-            from .models.vgg import VGG19FeatureExtractor
+            from paddle_sr.models.vgg import VGG19FeatureExtractor
             vgg = VGG19FeatureExtractor(cfg.perceptual_layer, use_relu=cfg.perceptual_relu,
                                         weights=cfg.vgg_weights or None, allow_random=cfg.allow_random_vgg)
             self.perceptual = PerceptualLoss(vgg, cfg.perceptual_scale, cfg.perceptual_criterion)
@@ -343,7 +343,7 @@ class Objective:
 
     def forward_layer(self, model):
         if self.liif:
-            from .models.liif import LiifQuery
+            from paddle_sr.models.liif import LiifQuery
             return LiifQuery(model)
         return AllOutputs(model, self.kind) if self.kind else model
 

@@ -13,9 +13,9 @@ import os
 
 import numpy as np
 
-from .data import modcrop
-from .imageio import load_image
-from .errors import SRError
+from paddle_sr.data.datasets import modcrop
+from paddle_sr.image.io import load_image
+from paddle_sr.core.errors import SRError
 
 
 def _sr_to_uint8(sr):
@@ -32,8 +32,9 @@ def _as_model(title, m, scale):
     """
     import paddle
 
-    from . import models
-    from .checkpoint import model_for_weights, run_config
+    from paddle_sr import models
+    from paddle_sr.models.resolve import model_for_weights
+    from paddle_sr.weights.run_folder import run_config
 
     if isinstance(m, paddle.nn.Layer):
         model = m
@@ -97,15 +98,15 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
         force: replace an existing ``save`` file (a notebook re-run redrawing its own figure passes True).
     """
     if save is not None and not force:
-        from .checkpoint import refuse_existing
+        from paddle_sr.core.files import refuse_existing
 
         refuse_existing([save], "force=True", "another save= path")
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from .imresize import imresize
-    from .inference import super_resolve
-    from .metrics import psnr, ssim
+    from paddle_sr.image.imresize import imresize
+    from paddle_sr.runtime.tiling import super_resolve
+    from paddle_sr.image.metrics import psnr, ssim
 
     if lr_panel not in ("nearest", "bicubic"):
         raise SRError(f"lr_panel must be 'nearest' or 'bicubic', got {lr_panel!r}")
@@ -113,7 +114,7 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
     if hr is None and path is not None:
         hr = load_image(path)
     if hr is None and lr is None:
-        from .sources import EMBEDDED_VAL, _embedded_table
+        from paddle_sr.data.sources import EMBEDDED_VAL, _embedded_table
         hr = load_image(dict(_embedded_table("val"))[EMBEDDED_VAL[0][0]])
     if hr is not None:
         hr = modcrop(np.asarray(hr, dtype=np.uint8), scale)
@@ -158,7 +159,7 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
             zoom.set_ylim(top + ch, top)
             zoom.set_axis_off()
     if save is not None:
-        from .checkpoint import atomic_write
+        from paddle_sr.core.files import atomic_write
 
         atomic_write(save, lambda tmp: fig.savefig(tmp, format="png", dpi=100), ".png")
     if show if show is not None else _in_notebook():

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field, fields, replace
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 EPOCH = 1000  # iterations per "epoch" in EDSR-PyTorch-style code (args.test_every)
 
@@ -636,7 +636,7 @@ def option_help():
 
 
 def help_text(name=None):
-    from .imageio import DEFAULT_MAX_PIXELS
+    from paddle_sr.image.io import DEFAULT_MAX_PIXELS
 
     """``--help``: the recipes, then every option with its value in recipe ``name`` (default: the base)."""
     lines = ["usage: python -m paddle_sr.train RECIPE [--key=value ...]", "", "recipes:"]

@@ -9,18 +9,21 @@ limit is never changed.
 """
 import os
 import threading
-
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from paddle_sr.core.errors import SRError
 
-from .errors import SRError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 # Pillow's decompression-bomb limit: it warns above MAX_IMAGE_PIXELS and refuses above twice that (178,956,970)
 DEFAULT_MAX_PIXELS = 2 * int(Image.MAX_IMAGE_PIXELS or 89478485)
+
+
 _max_pixels = [None]
+
+
 _open_lock = threading.Lock()
 
 
@@ -255,3 +258,13 @@ class PngRows:
             raise ValueError(f"PNG got {self._rows} of {self._h} rows")
         self._emit(self._z.flush(), final=True)
         self._chunk(b"IEND", b"")
+
+
+def save_png(img, path, compress_level=6, replace=True):
+    """Write an HxWx3 uint8 array as PNG atomically (``checkpoint.atomic_write``: temporary file in the
+    same folder, then rename; normal umask permissions). ``compress_level`` 1 is fast for large results.
+    ``replace=False``: never replace a file that appeared meanwhile (SRError)."""
+    from paddle_sr.core.files import atomic_write
+
+    return atomic_write(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG", compress_level=compress_level),
+                        ".png", replace=replace)

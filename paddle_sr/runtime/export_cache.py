@@ -40,7 +40,7 @@ import tempfile
 import time
 import warnings
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 FORMAT = 1  # export format version: part of every key
 DIR_ENV, LIMIT_ENV = "PADDLE_SR_EXPORT_CACHE", "PADDLE_SR_EXPORT_CACHE_MB"
@@ -58,7 +58,7 @@ def folder():
         return None
     if value:
         return os.path.abspath(os.path.expanduser(value))
-    from .pretrained import home
+    from paddle_sr.core.download import home
 
     return os.path.abspath(os.path.join(home(), "exports"))
 
@@ -81,7 +81,7 @@ def _plain(value):
 
 def _source_digest(model):
     """Digest of the source files defining the model's layer classes (outside Paddle) and of ``export.py``."""
-    from . import export as export_module
+    from paddle_sr.runtime import export_format as export_module
 
     files = {os.path.abspath(export_module.__file__)}
     for layer in model.sublayers(include_self=True):
@@ -166,7 +166,7 @@ def check(path, key=None):
         extra = set(os.listdir(path)) - set(files) - {MANIFEST}
         if extra:
             return f"it holds files the manifest does not list ({', '.join(sorted(extra))})"
-        from .engine import model_files
+        from paddle_sr.runtime.export_format import model_files
 
         model_files(path)
     except FileNotFoundError:
@@ -218,7 +218,7 @@ def spent(f):
 
 def remember_spent(f, seconds):
     """Keep ``seconds`` for the next process (engine auto's cost sum across processes); silent when read-only."""
-    from .checkpoint import atomic_write
+    from paddle_sr.core.files import atomic_write
 
     root = folder()
     try:
@@ -373,7 +373,7 @@ def clear():
 
 def describe():
     """The ``--cache list`` table, as lines."""
-    from .download import human
+    from paddle_sr.core.download import human
 
     root = folder()
     if root is None:

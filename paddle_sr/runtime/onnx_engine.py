@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from .engine import ExportedEngine
-from .errors import SRError
+from paddle_sr.runtime.predictor import ExportedEngine
+from paddle_sr.core.errors import SRError
 
 INSTALL_HINT = "pip install onnxruntime (or pip install -r requirements-onnx.txt)"
 
@@ -48,8 +48,8 @@ class OnnxEngine(ExportedEngine):
     engine_kind = "onnxruntime"  # what engine_choice.chosen reports
 
     def __init__(self, path, threads=None, expect=None):
-        from .engine import thread_count
-        from .onnx_export import read_onnx_meta
+        from paddle_sr.runtime.device import thread_count
+        from paddle_sr.runtime.onnx_export import read_onnx_meta
 
         ort = require_onnxruntime()
         self.path = os.fspath(path) if path is not None else None
@@ -81,8 +81,8 @@ class OnnxEngine(ExportedEngine):
         import signal
         import tempfile
 
-        from .errors import StopSignals
-        from .onnx_export import export_onnx
+        from paddle_sr.core.errors import StopSignals
+        from paddle_sr.runtime.onnx_export import export_onnx
 
         require_onnxruntime()
         hold = StopSignals(signals=(signal.SIGINT,), notice="{name}: stopping once the ONNX export has finished "
@@ -136,7 +136,7 @@ def faster_engine(model, paddle_engine, repeats=3):
     import statistics
     import time
 
-    from .onnx_export import onnx_refusal
+    from paddle_sr.runtime.onnx_export import onnx_refusal
 
     if not available() or onnx_refusal(model):
         return paddle_engine

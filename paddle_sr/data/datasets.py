@@ -8,21 +8,13 @@ lives in ``paddle_sr.notebook``.
 import hashlib
 import os
 from collections import OrderedDict
-
 import numpy as np
 import paddle
 from PIL import Image, UnidentifiedImageError  # noqa: F401
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.io import is_grayscale_file, load_image, open_image, to_tensor_range
+from paddle_sr.data.sources import _lr_files, image_name, resolve_source
 
-from .errors import SRError
-# Re-exported: the names this module had before image I/O and data sources moved out.
-from .imageio import (IMAGE_EXTENSIONS, is_grayscale_file, list_images, load_image, open_image, to_tensor_range,  # noqa: F401
-                      to_uint8)
-from .sources import (CELEBA_SPLITS, DIV2K_SPLITS, EMBEDDED_TRAIN, EMBEDDED_VAL, _lr_files, div2k_lr_folder,  # noqa: F401
-                      embedded_images, image_name, resolve_source)
-
-# ---------------------------------------------------------------------------------------------
-# Decoded-image cache (per process)
-# ---------------------------------------------------------------------------------------------
 
 class _ImageCache:
     """LRU of decoded images, bounded in bytes (``PADDLE_SR_CACHE_MB``, default 4096 MB).
@@ -68,7 +60,7 @@ _CACHE = _ImageCache()
 
 
 def _whole_lr(img, scale):
-    from .imresize import imresize
+    from paddle_sr.image.imresize import imresize
     return imresize(modcrop(img, scale), 1.0 / scale)
 
 
@@ -77,7 +69,7 @@ def _npy_cached(path, folder, make, suffix=""):
     tag = hashlib.sha1(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     npy = os.path.join(folder, f"{os.path.splitext(os.path.basename(path))[0]}-{tag}{suffix}.npy")
     if not os.path.isfile(npy):
-        from .checkpoint import atomic_write
+        from paddle_sr.core.files import atomic_write
 
         def write(tmp):
             with open(tmp, "wb") as f:
@@ -85,10 +77,6 @@ def _npy_cached(path, folder, make, suffix=""):
         atomic_write(npy, write)  # atomic: concurrent workers never read a torn file
     return np.load(npy, mmap_mode="r")
 
-
-# ---------------------------------------------------------------------------------------------
-# Patches
-# ---------------------------------------------------------------------------------------------
 
 # LR pixels of context around a crop before downscaling: MATLAB's x1/s kernel reaches 2 LR pixels to
 # each side, so with 3 every kept LR pixel sees the same HR pixels as in a whole-image imresize.
@@ -118,7 +106,7 @@ def lr_crop(img, scale, y, x, ph, pw):
     patch instead of 60 ms for a 2K image); at the image border the context is cut exactly where the
     whole image ends, so MATLAB's symmetric padding sees the same pixels there too.
     """
-    from .imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     h, w = img.shape[0] // scale, img.shape[1] // scale
     y0, y1 = max(0, y - _LR_MARGIN), min(h, y + ph + _LR_MARGIN)
@@ -251,11 +239,6 @@ class PatchDataset(_SeededImageDataset):
         return _chw(lr), _chw(hr)
 
 
-# ---------------------------------------------------------------------------------------------
-# Batches: one stream for training and the notebooks (no paddle.io.DataLoader: its reader thread
-# swallowed a worker's exception and hung the run, and ignored Ctrl-C)
-# ---------------------------------------------------------------------------------------------
-
 def _stack(items):
     return tuple(np.stack([it[j] for it in items]) for j in range(len(items[0])))
 
@@ -368,8 +351,8 @@ class LiifPatchDataset(_SeededImageDataset):
         self._check_images(side, side, f"the HR crop of inp_size={self.inp_size} at x{self.scale_max:g} (scale_max)")
 
     def __getitem__(self, i):
-        from .imresize import imresize
-        from .models.common import make_coord
+        from paddle_sr.image.imresize import imresize
+        from paddle_sr.models.common import make_coord
 
         rng, k, img = self._draw(i)
         s = rng.uniform(self.scale_min, self.scale_max)
@@ -407,7 +390,7 @@ def validation_pairs(source, scale, max_size=None, split="val", gray_flags=False
     so validation during training stays fast on 2K images; the PSNR is then that of the crop.
     ``split`` is used for specs without one ('div2k:ROOT' -> DIV2K_valid_HR; 'embedded' -> val).
     """
-    from .imresize import imresize
+    from paddle_sr.image.imresize import imresize
 
     scale = int(scale)
     pairs = []
@@ -423,55 +406,3 @@ def validation_pairs(source, scale, max_size=None, split="val", gray_flags=False
         pair = (image_name(path), imresize(hr, 1.0 / scale), np.ascontiguousarray(hr))
         pairs.append(pair + (is_grayscale_file(path),) if gray_flags else pair)
     return pairs
-
-
-# ---------------------------------------------------------------------------------------------
-# A training recipe's data (``cfg``: a ``configs.Recipe``)
-# ---------------------------------------------------------------------------------------------
-
-def _arbitrary_scale(cfg):
-    from . import models
-    return models.scales(cfg.model) is None
-
-
-def training_set(cfg):
-    """A recipe's training items, built and checked now (every image opens and fits a patch), so missing or
-    bad data fails before anything is written; a missing default data set names its download command."""
-    if not cfg.data:
-        raise SRError(f"recipe {cfg.model!r} has no default data: the paper trained on {cfg.paper_data}, which the "
-                      f"suite cannot download. Pass --data=FOLDER (any folder of images), --data=div2k:data/DIV2K "
-                      f"(`python data_scripts/div2k.py --root data/DIV2K`), or --data=embedded:train to train on the "
-                      f"11 embedded photos as a stand-in (a demo, not a reproduction)")
-    try:
-        if _arbitrary_scale(cfg):  # LIIF's sampler: a random scale per item
-            return LiifPatchDataset(cfg.data, inp_size=cfg.patch_size, scale_min=cfg.scale_min,
-                                    scale_max=cfg.scale_max, sample_q=cfg.sample_q, seed=cfg.seed, augment=cfg.augment)
-        return PatchDataset(cfg.data, cfg.scale, cfg.patch_size, seed=cfg.seed, augment=cfg.augment,
-                            lr_source=cfg.lr_data or None)
-    except SRError as e:
-        kind, _, root = cfg.data.partition(":")
-        sub = {"div2k": "DIV2K_train_HR", "celeba": "img_align_celeba"}.get(kind.lower())
-        if sub is None or os.path.isdir(os.path.join(root, sub)):
-            raise
-        raise SRError(f"{e}. The paper trained on {cfg.paper_data or kind}: get it with `python data_scripts/"
-                      f"{kind.lower()}.py --root {root}` (or pass --data={kind.lower()}:ROOT for your copy), or pass "
-                      f"--data=embedded:train to train on the 11 embedded photos as a stand-in (a demo, not a "
-                      f"reproduction)") from None
-
-
-def describe_training_set(cfg, dataset):
-    """What a run trains on, how much of it an 'epoch' sees, and what the paper used (a loud warning when the
-    embedded photos stand in for a paper's data set)."""
-    from .configs import EPOCH
-
-    n, per_epoch = len(dataset.paths), EPOCH * cfg.batch_size
-    patch = (f"LR inputs {cfg.patch_size}x{cfg.patch_size} at x{cfg.scale_min:g}-{cfg.scale_max:g}"
-             if _arbitrary_scale(cfg) else f"LR patches {cfg.patch_size}x{cfg.patch_size} -> HR "
-                                           f"{cfg.patch_size * cfg.scale}x{cfg.patch_size * cfg.scale}")
-    text = (f"data: {cfg.data} ({n} image{'s' * (n != 1)}); {patch}, batch {cfg.batch_size}; {EPOCH} iterations = "
-            f"{per_epoch:,} patches ({per_epoch / n:.0f} per image)" + (f"; the paper: {cfg.paper_data}"
-                                                                         if cfg.paper_data else ""))
-    if cfg.paper_data and cfg.data.startswith("embedded"):
-        text += (f"\nWARNING: {cfg.run} trains on the {n} embedded photos, a stand-in for the paper's "
-                 f"{cfg.paper_data}: expect a demo, not the paper's numbers")
-    return text

@@ -9,7 +9,7 @@
 - ``auto`` (the default): ``inference`` on the CPU once it pays for its export, else ``eager``.
   Exporting costs about ``EXPORT_S[0] + EXPORT_S[1] * sublayers`` seconds (RLFN_ntire 1 s, RCAN
   29 s); eager costs about ``MACs / EAGER_MACS_PER_S``, MACs counted per LR pixel by the tiling
-  probe (``inference._facts``). The predicted eager seconds of every call on the same weights are
+  probe (``facts.model_facts``). The predicted eager seconds of every call on the same weights are
   added up, and when the sum (this call included) reaches the export cost, the model is exported:
   at most about twice the best choice in hindsight (the ski-rental rule). So one photo through a
   big model runs exported at once, while the test suite's tiny models stay eager. An export already
@@ -30,25 +30,38 @@ The engine is cached per model instance and rebuilt when the weights change (``f
 hash of every parameter and buffer) or the Paddle device does. ``set_default_engine`` /
 ``$PADDLE_SR_ENGINE`` choose the engine for a whole process.
 """
-import hashlib
 import os
 import warnings
 import weakref
-
 import paddle.nn as nn
+from paddle_sr.core.errors import SRError
+from paddle_sr.runtime.facts import fingerprint
+from paddle_sr.runtime.predictor import ExportedEngine, InferenceEngine
 
-from .engine import ENGINES, check_engine
-from .errors import SRError
 
 ENGINE_ENV = "PADDLE_SR_ENGINE"
+
+
 EAGER_MACS_PER_S = 5e9  # eager conv throughput measured here: RLFN_ntire 4-10, RCAN 4 GMAC/s (2 cores)
+
+
 EXPORT_S = (0.5, 0.012)  # export + predictor: RLFN_ntire (53 sublayers) 1.0 s, RCAN (2443) 29 s
+
+
 SPENT_SHARE = 0.05  # a call predicted to take this share of the export cost is remembered across processes
+
+
 LOAD_S = (0.1, 0.0028)  # predictor from a cached export (checksums included): RLFN_ntire 0.14 s, RCAN 7 s (load ~2)
+
+
 # What 'auto' exports to: Paddle Inference, and ONNX Runtime where it is installed and the model converts;
 # with both, each runs the same probe and the faster one is kept (onnx_engine.faster_engine).
 AUTO_CANDIDATES = ("inference", "onnxruntime")
+
+
 _default_engine = None  # set_default_engine(); None: $PADDLE_SR_ENGINE, else 'auto'
+
+
 _state = weakref.WeakKeyDictionary()  # model -> _State
 
 
@@ -86,14 +99,6 @@ def resolve_engine(engine=None):
     return check_engine(engine or default_engine())
 
 
-def fingerprint(model):
-    """A hash of every parameter and buffer of ``model`` (its values, names and shapes)."""
-    h = hashlib.blake2b(digest_size=16)
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
 
 
 def export_seconds(model, weights=None):
@@ -107,7 +112,7 @@ def export_seconds(model, weights=None):
 
 def _spent_before(model, key):
     """Predicted eager seconds earlier processes ran on these weights (``export_cache.spent``)."""
-    from . import export_cache
+    from paddle_sr.runtime import export_cache
 
     if export_cache.folder() is None:
         return 0.0
@@ -115,24 +120,24 @@ def _spent_before(model, key):
 
 
 def _remember_spent(model, key, seconds):
-    from . import export_cache
+    from paddle_sr.runtime import export_cache
 
     if export_cache.folder() is not None:
         export_cache.remember_spent(export_cache.facts(model, key[0], key[1]), seconds)
 
 
 def _cached(model, weights):
-    from . import export_cache
-    from .engine import current_device
+    from paddle_sr.runtime import export_cache
+    from paddle_sr.runtime.device import current_device
 
     return export_cache.folder() is not None and export_cache.has(export_cache.facts(model, weights, current_device()))
 
 
 def macs_per_px(model):
-    """Conv and linear multiply-adds per LR pixel, from the tiling probe (``inference._facts``)."""
-    from .inference import _facts
+    """Conv and linear multiply-adds per LR pixel, from the tiling probe (``facts.model_facts``)."""
+    from paddle_sr.runtime.facts import model_facts
 
-    facts = _facts(model)
+    facts = model_facts(model)
     return facts.macs_per_px if facts is not None else 0.0
 
 
@@ -144,11 +149,11 @@ def eager_seconds(model, lr_pixels):
 def engine_for(model, engine=None, lr_pixels=0):
     """What ``super_resolve`` runs for ``model`` on ``lr_pixels`` LR pixels (tiles and self-ensemble
     copies included): the layer itself, or its cached ``InferenceEngine`` (module docstring)."""
-    from .engine import current_device, with_engine
+    from paddle_sr.runtime.device import current_device
 
     engine = resolve_engine(engine)
     if engine == "onnxruntime" and isinstance(model, nn.Layer):
-        from .onnx_export import onnx_refusal
+        from paddle_sr.runtime.onnx_export import onnx_refusal
 
         if onnx_refusal(model):
             raise SRError(f"engine onnxruntime: {onnx_refusal(model)}")  # LIIF would else run eager below
@@ -179,7 +184,7 @@ def engine_for(model, engine=None, lr_pixels=0):
     try:
         state.engine = with_engine(model, "onnxruntime" if engine == "onnxruntime" else "inference", weights=key[0])
         if engine == "auto" and "onnxruntime" in AUTO_CANDIDATES:
-            from .onnx_engine import faster_engine
+            from paddle_sr.runtime.onnx_engine import faster_engine
 
             state.engine = faster_engine(model, state.engine)
     except Exception as e:  # noqa: BLE001 - auto falls back to eager, whatever stopped the export
@@ -202,3 +207,39 @@ def chosen(model):
     if state is None or state.engine is None:
         return "eager"
     return getattr(state.engine, "engine_kind", "inference")
+
+
+ENGINES = ("auto", "eager", "inference", "onnxruntime")  # auto: paddle_sr.engine_choice
+
+
+ENGINE_HELP = ("auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, "
+               "3-10x faster) when the work pays for the export, else eager; with onnxruntime installed also to "
+               "ONNX, keeping whichever runs a probe faster; eager: the Paddle layers; "
+               "inference: always the exported model; onnxruntime: the model exported to ONNX and run by "
+               "ONNX Runtime (needs onnxruntime and paddle2onnx)")  # --engine of evaluate and predict
+
+
+def check_engine(name):
+    """``name`` if it is one of ``ENGINES``, else an SRError listing them."""
+    if name not in ENGINES:
+        raise SRError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    return name
+
+
+def with_engine(model, engine="eager", weights=None):
+    """``model`` to run as ``engine``: 'eager' (the layer itself), 'inference' (exported and run by
+    an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU) or 'onnxruntime' (exported to
+    ONNX, ``onnx_engine.OnnxEngine`` on the CPU). ``--engine`` of predict/evaluate.
+
+    'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.engine_choice``).
+    None (bicubic) and an engine over an exported file (``ExportedEngine``) pass through unchanged.
+    """
+    if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, ExportedEngine)):
+        return model
+    if engine == "onnxruntime":
+        from paddle_sr.runtime.onnx_engine import OnnxEngine
+
+        return OnnxEngine.from_model(model)
+    from paddle_sr.runtime.device import current_device
+
+    return InferenceEngine.from_model(model, device=current_device(), weights=weights)

@@ -3,8 +3,8 @@ a list of files) resolved to the HR image files it means, and the official LR fi
 """
 import os
 
-from .errors import SRError
-from .imageio import list_images, load_image
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.io import list_images, load_image
 
 # The "embedded" data set: photographs that scikit-image installs in ``skimage/data`` (no download,
 # read straight from the package folder with ``load_image``; gray ones are replicated to RGB).

@@ -4,7 +4,7 @@ image's header before anything is decoded, checked against a budget.
 Parts (bytes; LR = input pixels, OUT = output pixels, window = one tile with its overlap):
 
 - input: 16 per LR pixel (the uint8 RGB, its float32 CHW copy for the model) + 1 with alpha;
-- model: the working memory of one device call (``inference._facts``: live layer tensors counted
+- model: the working memory of one device call (``facts.model_facts``: live layer tensors counted
   twice plus the largest im2col buffer, per LR pixel) for the whole image, or for one window when
   tiled; the tile plan (``inference._plan``) gets what the budget leaves for it;
 - output rows: tiles are blended in a strip one window high (float32, plus its shifted copy) and
@@ -21,7 +21,7 @@ that fits, before any work (never an out-of-memory kill).
 """
 import math
 
-from .errors import SRError
+from paddle_sr.core.errors import SRError
 
 HOST_FRACTION = 0.8  # of MemAvailable, the default budget of one call
 MB = 2 ** 20
@@ -55,7 +55,8 @@ def estimate(model, lr_hw, out_hw, tile=None, tile_overlap=None, max_memory_mb=N
     ``call_mb``: the tiles' budget when ``max_memory_mb`` is not given (the app's ``--max-memory``, which
     bounds one device call there); None: ``inference.memory_budget_mb``'s default.
     """
-    from .inference import ROWS_BLOCK, _facts, _plan, default_overlap
+    from paddle_sr.runtime.tiling import ROWS_BLOCK, _plan, default_overlap
+    from paddle_sr.runtime.facts import model_facts
 
     h, w = lr_hw
     oh, ow = out_hw
@@ -66,7 +67,7 @@ def estimate(model, lr_hw, out_hw, tile=None, tile_overlap=None, max_memory_mb=N
         fixed["alpha"] = 2 * out_px
     if self_ensemble:
         fixed["self-ensemble"] = 48 * out_px
-    facts = _facts(model)
+    facts = model_facts(model)
     per_px = facts.bytes_per_px if facts is not None else 0.0
     if max_memory_mb:
         call_mb = max(1.0, max_memory_mb - sum(fixed.values()) / MB)

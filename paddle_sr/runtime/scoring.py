@@ -1,0 +1,277 @@
+"""Benchmark evaluation: ``python -m paddle_sr.evaluate --model NAME --scale S --weights FILE --data DIR ...``.
+
+Protocol (DESIGN.md §4, printed in the header line and stored under ``"protocol"`` in the JSON):
+HR top-left cropped to a multiple of the scale; LR = MATLAB ``imresize(hr, 1/s, 'bicubic')``
+(``paddle_sr.imresize``); SR clipped and rounded to uint8 (``--float`` keeps it unrounded, LIIF's
+convention); PSNR / SSIM (``paddle_sr.metrics``) on Y, ignoring ``s`` pixels at each border.
+A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB and scored by the
+``--gray`` convention: ``matlab`` (its gray values; bicubic/EDSR/RDN/RCAN tables) or ``basicsr``
+(Y of the replicated RGB; the RLFN paper). ``--model bicubic`` is the bicubic baseline
+(MATLAB ``imresize(lr, s)``), no weights needed.
+
+``--lr-float`` is the MATLAB-era test code's protocol (LapSRN's ``test_LapSRN.m``, and the SRCNN / VDSR /
+DRCN / DRRN scripts): the LR is ``imresize`` of the double image and is fed to the model unrounded,
+where the default rounds it to uint8 as an LR image file would be. The protocol line says
+``LR MATLAB bicubic (double, not rounded)``. ``python -m paddle_sr.reproduce`` scores these models both ways.
+
+Example::
+
+    python -m paddle_sr.evaluate --model bicubic --scale 4 --data data/benchmarks/Set5 \
+        data/benchmarks/Set14 data/benchmarks/B100 --out bicubic_x4.json
+    python -m paddle_sr.evaluate --model lapsrn --scale 4 --weights official --lr-float --data data/benchmarks/Set5
+"""
+import os
+import numpy as np
+from paddle_sr.data.datasets import modcrop
+from paddle_sr.image.io import is_grayscale_file, list_images, load_image, save_png, to_uint8
+from paddle_sr.core.errors import SRError
+from paddle_sr.image.imresize import imresize
+from paddle_sr.image.metrics import GRAY_CONVENTIONS, psnr, ssim
+
+
+BICUBIC = "bicubic"
+
+
+def resolve_set(path):
+    """(set name, folder of HR images) for ``path`` = the set folder (with an ``HR`` subfolder) or ``HR`` itself."""
+    path = os.path.normpath(os.fspath(path))
+    if not os.path.exists(path):
+        raise SRError(f"data folder {path} does not exist; pass a benchmark set folder such as "
+                      f"data/benchmarks/Set5 (or its HR subfolder; `python data_scripts/benchmarks.py --root "
+                      f"data/benchmarks` makes them)")
+    if not os.path.isdir(path):
+        raise SRError(f"{path} is a file; --data takes folders of HR images (one per benchmark set)")
+    if os.path.isdir(os.path.join(path, "HR")):
+        return os.path.basename(os.path.abspath(path)), os.path.join(path, "HR")
+    name = os.path.basename(os.path.abspath(path))
+    if name.upper() == "HR":
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return name, path
+
+
+def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
+             tile=None, tile_overlap=None, float_output=False, engine=None, max_memory_mb=None, lr_float=False):
+    """The evaluation protocol as a dict (stored in the results next to the numbers).
+
+    ``tile_overlap`` None: the model's own default overlap (``paddle_sr.inference``)."""
+    return {"model": model_name, "scale": scale,
+            "hr": f"top-left modcrop to a multiple of {scale}",
+            "lr": f"MATLAB bicubic imresize(hr, 1/{scale}) (antialiased cubic a=-0.5)"
+                  + (", double, not rounded" if lr_float else ""),
+            "sr": "clipped to [0,255], float" if float_output else "clipped and rounded to uint8",
+            "channel": "Y (BT.601, 16-235)" if y_channel else "RGB",
+            "crop_border": scale if crop_border is None else int(crop_border),
+            "gray": gray, "metrics": "PSNR, SSIM (11x11 Gaussian sigma 1.5, MATLAB), float64",
+            "self_ensemble": bool(self_ensemble), "tile": tile, "tile_overlap": tile_overlap if tile else None,
+            "max_memory_mb": max_memory_mb, "engine": engine}
+
+
+def protocol_line(p):
+    """One line stating the protocol, printed above every table."""
+    extra = (" | self-ensemble x8" if p["self_ensemble"] else "") + \
+            (f" | tiles {p['tile']} overlap {'model default' if p['tile_overlap'] is None else p['tile_overlap']}"
+             if p["tile"] else "") + \
+            (f" | max memory {p['max_memory_mb']} MB" if p.get("max_memory_mb") else "") + \
+            (f" | engine {p['engine']}" if p.get("engine") not in (None, "eager") else "")
+    lr = "LR MATLAB bicubic" + (" (double, not rounded)" if "not rounded" in p.get("lr", "") else "")
+    return (f"{p['model']} x{p['scale']} | HR modcrop, {lr} | SR {p['sr']} | "
+            f"{p['channel']}, border {p['crop_border']} | gray files: {p['gray']}{extra}")
+
+
+def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):
+    """Keyword arguments for ``inference.super_resolve`` from ``--tile/--tile-overlap/--max-memory``.
+
+    ``None`` means "the default of ``super_resolve``" (automatic tiles, the model's own overlap) and
+    is left out; bad values fail here, before any work.
+    """
+    given = {"tile": tile, "tile_overlap": tile_overlap, "max_memory_mb": max_memory_mb}
+    opts = {k: v for k, v in given.items() if v is not None}
+    for key, value in opts.items():
+        if value is not None and value < (1 if key != "tile_overlap" else 0):
+            flag = {"tile": "--tile", "tile_overlap": "--tile-overlap", "max_memory_mb": "--max-memory"}[key]
+            raise SRError(f"{flag} must be {'>= 0' if key == 'tile_overlap' else '>= 1'}, got {value}")
+    return opts
+
+
+def _super_resolve(model, lr, scale, opts):
+    """LR on [0, 255] (uint8, or float64 with ``lr_float``) -> SR on [0, 255]: uint8, or float64 when
+    ``float_output``."""
+    if model is None:
+        if opts["float_output"]:
+            return np.clip(imresize(lr.astype(np.float64), scale), 0, 255)
+        if lr.dtype != np.uint8:  # double LR: round once at the end, half away from zero as MATLAB's im2uint8
+            return np.clip(np.floor(imresize(lr, scale) + 0.5), 0, 255).astype(np.uint8)
+        return imresize(lr, scale)
+    from paddle_sr.runtime.tiling import super_resolve
+    sr = super_resolve(model, lr, scale, self_ensemble=opts["self_ensemble"], progress=opts.get("progress"),
+                       **inference_options(opts["tile"], opts["tile_overlap"], opts.get("max_memory_mb")))
+    if opts["float_output"]:
+        return np.clip((sr.astype(np.float64) + 1.0) * 127.5, 0, 255)
+    return to_uint8(sr.transpose(2, 0, 1))
+
+
+def score_image(model, lr, hr, scale, *, gray=None, y_channel=True, crop_border=None, float_output=False,
+                self_ensemble=False, tile=None, tile_overlap=None, max_memory_mb=None, progress=None):
+    """The one scoring step of the suite: SR of ``lr`` against ``hr`` -> (SR on [0, 255], PSNR, SSIM).
+
+    ``evaluate``, ``reproduce``, training validation, the notebooks and the app all score through it.
+    ``model`` None is MATLAB-bicubic; ``gray`` is the convention for an image that is grayscale in its
+    file (None for a colour one; see ``paddle_sr.metrics``); SR is uint8 unless ``float_output``.
+    ``progress(done, total)``: called after each tile (``inference.super_resolve``).
+    """
+    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
+            "max_memory_mb": max_memory_mb, "progress": progress}
+    sr = _super_resolve(model, lr, scale, opts)
+    if sr.shape != hr.shape:
+        raise SRError(f"SR is {sr.shape[1]}x{sr.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}; was the model built "
+                      f"for x{scale}?")
+    crop = scale if crop_border is None else int(crop_border)
+    return sr, psnr(sr, hr, crop, y_channel, gray), ssim(sr, hr, crop, y_channel, gray)
+
+
+def score_sets(model, sets, scale, gray="matlab", **protocol):
+    """``{set: (mean PSNR, mean SSIM, [(name, SR)])}`` for ``sets`` = [(set, [(name, lr, hr, gray_file)])]
+    (``data.validation_pairs(..., gray_flags=True)``), each image through ``score_image``."""
+    out = {}
+    for set_name, pairs in sets:
+        scored = [(name, *score_image(model, lr, hr, scale, gray=gray if gray_file else None, **protocol))
+                  for name, lr, hr, gray_file in pairs]
+        out[set_name] = (float(np.mean([s[2] for s in scored])), float(np.mean([s[3] for s in scored])),
+                         [(s[0], s[1]) for s in scored])
+    return out
+
+
+def set_name(spec):
+    """A short tag for a validation set: 'embedded:val' -> 'embedded_val', '.../Set5/HR' -> 'Set5'."""
+    spec = os.path.normpath(spec)
+    base = os.path.basename(spec)
+    if base == "HR":
+        base = os.path.basename(os.path.dirname(spec))
+    return base.replace(":", "_") or "val"
+
+
+def validation_sets(specs, scale, max_size=0):
+    """[(set, [(name, lr, hr, the file is grayscale)])] for ``score_sets`` (training validation): each spec
+    read by ``data.validation_pairs`` (a data spec or folder; ``max_size`` centre-crops large images)."""
+    from paddle_sr.data.datasets import validation_pairs
+
+    def source(spec):  # a benchmark set folder holding HR/, as evaluate --data takes it
+        return os.path.join(spec, "HR") if os.path.isdir(os.path.join(spec, "HR")) else spec
+
+    return [(set_name(s), validation_pairs(source(s), scale, max_size=max_size or None, gray_flags=True))
+            for s in specs]
+
+
+def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_border=None, self_ensemble=False,
+             tile=None, tile_overlap=None, save_dir=None, float_output=False, progress=True, engine=None,
+             max_memory_mb=None, lr_float=False, force=False):
+    """Evaluate ``model`` (None or 'bicubic' = bicubic baseline) on benchmark sets by the protocol.
+
+    ``lr_float``: the LR is MATLAB ``imresize`` of the double image, not rounded to uint8 (the test code
+    of the MATLAB-era Y-channel models, e.g. LapSRN's ``test_LapSRN.m``).
+
+    ``engine``: 'auto' (None: the process default), 'eager' or 'inference' (``paddle_sr.engine_choice``:
+    the model exported once and run by Paddle Inference, oneDNN on CPU, within 2e-3 of eager on the
+    0-255 scale; 'auto' uses it once it pays for the export); tiles and self-ensemble go through it.
+    ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
+    ``save_dir`` is checked for writability before any image is processed, and a PNG already there is
+    refused unless ``force`` (``--force``).
+
+    Returns ``{"<set>": {"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}, "protocol": {...}}``.
+    """
+    if isinstance(data_dirs, (str, os.PathLike)):
+        data_dirs = [data_dirs]
+    if int(scale) != scale or scale < 1:
+        raise SRError(f"the benchmark protocol needs an integer scale >= 1 (HR modcrop, 1/s bicubic LR), got {scale}")
+    scale = int(scale)
+    if gray not in GRAY_CONVENTIONS:
+        raise SRError(f"unknown gray convention {gray!r}; use one of {', '.join(GRAY_CONVENTIONS)}")
+    bicubic = model is None or (isinstance(model, str) and model == BICUBIC)
+    if isinstance(model, str) and not bicubic:
+        raise SRError(f"evaluate takes a model object or {BICUBIC!r}, got the string {model!r}")
+    model = None if bicubic else model
+    name = BICUBIC if bicubic else getattr(model, "sr_name", type(model).__name__)
+    crop = scale if crop_border is None else int(crop_border)
+    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
+            "max_memory_mb": max_memory_mb}
+    if model is not None:
+        inference_options(tile, tile_overlap, max_memory_mb)  # bad values fail before any work
+    sets = [resolve_set(d) for d in data_dirs]
+    files = {folder: list_images(folder) for _, folder in sets}  # fail on an empty folder before any work
+    keys = _set_keys(sets)
+    if save_dir is not None:
+        from paddle_sr.core.files import check_writable, refuse_existing
+
+        check_writable(save_dir, "--save-images folder", folder=True)
+        if not force:
+            refuse_existing([_saved_png(save_dir, key, path) for key, (_, folder) in zip(keys, sets)
+                             for path in files[folder]], "--force (force=True)", "another --save-images folder")
+    recorded_overlap = tile_overlap
+    if tile is not None and tile_overlap is None and model is not None:
+        try:  # the overlap the model's tiles get, stated in the protocol (None: "model default")
+            from paddle_sr.runtime.tiling import default_overlap
+            recorded_overlap = default_overlap(model)
+        except ImportError:
+            pass
+    from paddle_sr.runtime.predictor import InferenceEngine
+    from paddle_sr.runtime.engines import with_engine
+    from paddle_sr.runtime.engines import resolve_engine
+
+    engine = resolve_engine(engine)
+    model = with_engine(model, engine)
+    engine = ("eager" if model is None else "inference" if isinstance(model, InferenceEngine)
+              else getattr(model, "engine_kind", engine))  # an onnx_engine.OnnxEngine: 'onnxruntime'
+    results = {}
+    for key, (set_name, folder) in zip(keys, sets):
+        images = {}
+        paths = files[folder]
+        if progress:
+            from tqdm import tqdm
+            paths = tqdm(paths, desc=key, leave=False, unit="img")
+        for path in paths:
+            img_name = os.path.splitext(os.path.basename(path))[0]
+            hr = modcrop(load_image(path), scale)
+            if min(hr.shape[:2]) < scale or min(hr.shape[:2]) - 2 * crop < 11:
+                raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is too small for x{scale} with a "
+                              f"{crop}-pixel border; remove it from the set")
+            lr = imresize(hr.astype(np.float64) if lr_float else hr, 1.0 / scale)
+            try:
+                sr, p, s = score_image(model, lr, hr, scale, gray=gray if is_grayscale_file(path) else None,
+                                       y_channel=y_channel, crop_border=crop_border, **opts)
+            except SRError as e:
+                raise SRError(f"{path}: {e}") from None
+            images[img_name] = {"psnr": p, "ssim": s}
+            if save_dir is not None:
+                out = sr if sr.dtype == np.uint8 else np.clip(np.round(sr), 0, 255).astype(np.uint8)
+                save_png(out, _saved_png(save_dir, key, path), replace=force)
+        results[key] = {"psnr": float(np.mean([v["psnr"] for v in images.values()])),
+                        "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
+    results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
+                                   self_ensemble=self_ensemble, tile=tile, tile_overlap=recorded_overlap,
+                                   float_output=float_output, engine=engine, max_memory_mb=max_memory_mb,
+                                   lr_float=lr_float)
+    return results
+
+
+def _set_keys(sets):
+    """The results' key of each (set name, folder): the set's name, ``_2``, ``_3`` ... for repeated names."""
+    keys = []
+    for set_name, _ in sets:
+        key, n = set_name, 2
+        while key in keys or key == "protocol":
+            key, n = f"{set_name}_{n}", n + 1
+        keys.append(key)
+    return keys
+
+
+def _saved_png(save_dir, key, path):
+    return os.path.join(os.fspath(save_dir), key, os.path.splitext(os.path.basename(path))[0] + ".png")
+
+
+def format_table(results):
+    """Header line with the protocol, then one ``set  PSNR  SSIM  (n images)`` row per set."""
+    lines = [protocol_line(results["protocol"]), f"{'set':<12} {'PSNR':>8} {'SSIM':>7}  images"]
+    for key, r in results.items():
+        if key != "protocol":
+            lines.append(f"{key:<12} {r['psnr']:8.2f} {r['ssim']:7.4f}  {len(r['images'])}")
+    return "\n".join(lines)
