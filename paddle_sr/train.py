@@ -44,6 +44,7 @@ if __name__ == "__main__" and not __package__:
 
 from paddle_sr.training import recipes as configs, losses
 from paddle_sr import data, models  # noqa: E402
+from paddle_sr.training import data as training_data
 from paddle_sr.training.run import STATE, RunLock, open_run, resume, warm_start, write_checkpoint
 from paddle_sr.core.files import atomic_write, check_writable
 from paddle_sr.core.errors import SRError, StopSignals, cli_main  # noqa: E402
@@ -151,7 +152,7 @@ def is_liif(cfg):
 
 def make_batches(cfg, start, rank, world, dataset=None):
     """Endless numpy batches from iteration ``start``: (lr, hr), or (lr, coord, cell, gt) for LIIF."""
-    return data.batches(dataset or data.training_set(cfg), cfg.batch_size, start=start, rank=rank, world=world,
+    return data.batches(dataset or training_data.training_set(cfg), cfg.batch_size, start=start, rank=rank, world=world,
                         num_workers=cfg.num_workers)
 
 
@@ -191,10 +192,10 @@ def _train(cfg, signals):
     if is_liif(cfg) and (cfg.adversarial_weight or cfg.contrastive_weight or cfg.perceptual_weight):
         raise SRError("LIIF trains on sampled pixels: only the pixel loss applies; set the other weights to 0")
     run_dir, state = open_run(cfg)
-    dataset = data.training_set(cfg)
+    dataset = training_data.training_set(cfg)
     val_sets = validation_sets(cfg.val_data, cfg.scale, cfg.val_max_size) if main_rank else None
     if main_rank:
-        print(data.describe_training_set(cfg, dataset))
+        print(training_data.describe_training_set(cfg, dataset))
         print("validation: " + ", ".join(f"{name} ({len(pairs)} images)" for name, pairs in val_sets))
     if world > 1:
         paddle.distributed.init_parallel_env()

@@ -22,6 +22,7 @@ import numpy as np
 import paddle
 
 from paddle_sr import data, train
+from paddle_sr.training.data import training_set
 from paddle_sr.weights.state import check_state_dict
 
 FLOOR = 1e-7  # a drift below float32's resolution is not a drift: the smallest tolerance unit
@@ -85,7 +86,7 @@ def fixed_batches(cfg, n=20):
     """The first ``n`` batches the suite's data pipeline gives ``train.train_step`` for recipe ``cfg``, read from
     the embedded photographs (``cfg.data`` is replaced): a list of tuples of float32 numpy arrays on [-1, 1]."""
     cfg = replace(cfg, data="embedded:train", num_workers=0)
-    stream = data.batches(data.training_set(cfg), cfg.batch_size)
+    stream = data.batches(training_set(cfg), cfg.batch_size)
     return [tuple(np.array(a) for a in next(stream)) for _ in range(n)]
 
 

@@ -1,7 +1,6 @@
-"""Weights on disk: atomic writes and loading with a clear error when a file does not fit a model.
-
-``.pdparams`` files hold weights only and load with ``model.set_state_dict(paddle.load(p))``.
-Converted official weights also carry the model's ``value_range`` buffer (see ``models.common``).
+"""Files that are never torn: ``atomic_write`` (any file, optionally refusing to replace), ``atomic_save`` (Paddle
+objects), ``atomic_write_json``, and the checks every tool makes before writing (``check_writable``,
+``refuse_existing``: one overwrite rule, ``--force`` to lift it).
 """
 import os
 import tempfile

@@ -1,7 +1,7 @@
-"""Weights on disk: atomic writes and loading with a clear error when a file does not fit a model.
-
-``.pdparams`` files hold weights only and load with ``model.set_state_dict(paddle.load(p))``.
-Converted official weights also carry the model's ``value_range`` buffer (see ``models.common``).
+"""The one way from weights to a model: ``model_for_weights(name, scale, weights)`` takes ``official`` /
+``official:ID`` (the authors' checkpoints, ``models.pretrained``), a file in a training run folder (its
+``config.json`` rebuilds the configuration the run trained) or any ``.pdparams``, and returns the model
+loaded, in eval mode. Every tool, the app, ``show_image`` and the notebooks use it.
 """
 from paddle_sr.core.errors import SRError
 from paddle_sr.weights.state import load_weights

@@ -1,16 +1,6 @@
-"""Paddle Inference runner for an exported model (``python -m paddle_sr.export``).
-
-``InferenceEngine(dir)`` loads the exported graph into a Paddle Inference predictor and is called
-like the eager model: ``engine(lr)`` with an NCHW float32 array (or Paddle tensor) in the suite's
-[-1, 1] returns SR of the same kind, so it can stand in for the model inside tiled inference.
-
-Why a predictor: on a 2-core CPU the eager model pays Python/op-dispatch overhead per layer and
-runs most kernels on one core; the predictor runs the whole graph in C++ with oneDNN kernels
-(``benchmarks/README.md`` has the measurements). Backends:
-- CPU: oneDNN (``mkldnn=True``, the default where the installed Paddle has it) with
-  ``threads`` math threads; ``mkldnn=False`` is the plain CPU kernels (bit-identical to eager).
-- GPU: used when Paddle is compiled with CUDA and ``device`` is ``gpu`` (the default then);
-  ``tensorrt=True`` adds TensorRT FP32 subgraphs with dynamic shapes.
+"""Device and math threads: ``use_device`` (cpu/gpu, with a clear error when the GPU is missing),
+``thread_count`` / ``use_threads`` (``$PADDLE_SR_THREADS``, else ``OMP_NUM_THREADS``, else the cores) and
+``inference_threads`` for one call.
 """
 import os
 import paddle

@@ -1,46 +1,7 @@
-"""Memory-bounded super-resolution of one image: whole, or overlapping tiles blended on the host.
-
-The image stays a numpy array on the host; only tiles (``tile + 2 * tile_overlap`` LR pixels a
-side, at most) go to the device. Tiles are blended with linear ramps ``tile_overlap`` wide,
-centred on the boundaries between tile cores, and every tile is fed ``tile_overlap`` pixels of real
-context beyond its core, so every output pixel has at least ``tile_overlap / 2`` LR pixels of context
-on each side (more where the weights are high). A model whose receptive field radius is at most
-``tile_overlap / 2`` gives the whole-image result up to float rounding.
-
-Models: anything with ``forward(lr)`` -> SR at an integer scale (every registered conv model), or
-an arbitrary-scale model with ``render(lr, out_size)`` (LIIF). For a non-integer scale the tile
-grid is aligned so that each tile's output grid is exactly a piece of the whole image's grid: tile
-edges sit on multiples of ``p = in / gcd(in, out)`` LR pixels (p = 2 for x2.5 on even sizes).
-Where that would make tiles larger than ``tile`` (an output size with no common factor, say) and the
-model can be queried at coordinates (LIIF's ``gen_feat`` / ``query_rgb``), tiles are cut on the pixel
-grid and each tile's encoder features are queried at the whole image's output pixel centres.
-
-Automatic tiling (``tile=None``): one probe forward at 32x32 LR with hooks on every layer, cached
-per model instance, records the largest im2col buffer of any conv call per LR pixel (Paddle 3.0.0's
-CPU conv crashes once one call's ``Cin/groups * kh * kw * Hout * Wout`` passes 2^31; kept under
-``IM2COL_LIMIT`` = 2^30) and the peak of live layer tensors (counted twice) plus that buffer, per LR
-pixel. The whole image runs at once (bit-identical to untiled) when both fit, else the largest
-tile whose windows fit: the im2col limit and ``memory_budget_mb`` (2048 MB, ``max_memory_mb`` or
-``$PADDLE_SR_MAX_MEMORY_MB``, at most half of MemAvailable). SRResNet x4 (full, 64 * 81 * 16 =
-82,944 im2col elements per LR pixel) on 200x200: 79x79-pixel windows, EDSR-baseline x4 on 1000x700:
-215x215 (``benchmarks/inference_memory.py``). ``plan_tile`` returns that choice.
-
-Default overlap (``tile_overlap=None``): ``default_overlap`` pokes one LR pixel of a smooth 48x48
-image and takes twice the LR radius where the output moves by more than 0.02 grey levels, plus 2
-(50 = reaches the probe's edge). Measured with reduced random models on a Set14 crop (40x36 LR, x2,
-output rescaled to the image range; ``tests/test_inference.py``), tiles of 8 and 16: every registered
-model within 1 grey level of the whole image (uint8). Not reachable: RLFN's ESA resizes its pooled
-attention map to the input size, so the map's alignment depends on the tile's size and position,
-not only on context. Official weights, x4, Set14 barbara (144x180 LR), tiles 48/64 with the default
-overlap 50: RLFN up to 25/30 grey levels (1.7 % / 1.2 % of values off by more than 1), RLFN_ntire
-up to 12/10 (0.5 % / 0.7 %). Auto-tiling only tiles RLFN above about 0.37 MP LR at the 2 GiB budget.
-
-Output: ``super_resolve(..., rows=f)`` hands the result out as finished row blocks (tiles blend in a
-strip one window high), so a caller can write it without a full-size float copy; ``predict`` streams
-them into the PNG and plans the whole call's memory first (``paddle_sr.memory``).
-
-Too small: an image (or explicit tile) with a side under the model's minimum (``min_side``: RLFN 11,
-SwinIR 4, the bicubic pre-upsampling models 2, found by tiny forwards) is an ``SRError``.
+"""What one probe forward says about a model (cached per model): the largest im2col buffer and the live layer
+tensors per LR pixel (``model_facts``: tiling and the memory plan), multiply-adds per pixel (the engine
+choice), the smallest input side it takes (``min_side``), and ``fingerprint``, a hash of its weights (the
+export cache key and export metadata).
 """
 import hashlib
 import weakref

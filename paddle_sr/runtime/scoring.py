@@ -1,24 +1,14 @@
-"""Benchmark evaluation: ``python -m paddle_sr.evaluate --model NAME --scale S --weights FILE --data DIR ...``.
+"""The one scoring step and benchmark evaluation (``python -m paddle_sr.evaluate`` is the command line).
 
 Protocol (DESIGN.md §4, printed in the header line and stored under ``"protocol"`` in the JSON):
 HR top-left cropped to a multiple of the scale; LR = MATLAB ``imresize(hr, 1/s, 'bicubic')``
-(``paddle_sr.imresize``); SR clipped and rounded to uint8 (``--float`` keeps it unrounded, LIIF's
-convention); PSNR / SSIM (``paddle_sr.metrics``) on Y, ignoring ``s`` pixels at each border.
+(``image.imresize``); SR clipped and rounded to uint8 (``float_output`` keeps it unrounded, LIIF's
+convention); PSNR / SSIM (``image.metrics``) on Y, ignoring ``s`` pixels at each border.
 A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB and scored by the
-``--gray`` convention: ``matlab`` (its gray values; bicubic/EDSR/RDN/RCAN tables) or ``basicsr``
-(Y of the replicated RGB; the RLFN paper). ``--model bicubic`` is the bicubic baseline
-(MATLAB ``imresize(lr, s)``), no weights needed.
-
-``--lr-float`` is the MATLAB-era test code's protocol (LapSRN's ``test_LapSRN.m``, and the SRCNN / VDSR /
-DRCN / DRRN scripts): the LR is ``imresize`` of the double image and is fed to the model unrounded,
-where the default rounds it to uint8 as an LR image file would be. The protocol line says
-``LR MATLAB bicubic (double, not rounded)``. ``python -m paddle_sr.reproduce`` scores these models both ways.
-
-Example::
-
-    python -m paddle_sr.evaluate --model bicubic --scale 4 --data data/benchmarks/Set5 \
-        data/benchmarks/Set14 data/benchmarks/B100 --out bicubic_x4.json
-    python -m paddle_sr.evaluate --model lapsrn --scale 4 --weights official --lr-float --data data/benchmarks/Set5
+``gray`` convention: ``matlab`` (its gray values; bicubic/EDSR/RDN/RCAN tables) or ``basicsr``
+(Y of the replicated RGB; the RLFN paper). ``lr_float`` is the MATLAB-era test code's protocol: the LR
+is fed unrounded. ``score_image`` is the step every tool scores with: evaluate, training validation,
+the app and ``show_image``.
 """
 import os
 import numpy as np

@@ -1,9 +1,5 @@
-"""Training and validation data: the decoded-image cache, patch datasets (item ``i`` a pure function of
-``(seed, i)``), the batch stream, a recipe's training set, and validation pairs by the benchmark protocol.
-
-Images are HxWx3 uint8 RGB in memory (``paddle_sr.imageio``); data specifications resolve to files in
-``paddle_sr.sources``; tensors given to models are float32 NCHW in [-1, 1]. The notebooks' ``reader_patch``
-lives in ``paddle_sr.notebook``.
+"""A training recipe's data: ``training_set(cfg)`` builds and checks the items now (a missing default data set
+names its download command), ``describe_training_set`` says what a run trains on and what the paper used.
 """
 import os
 from PIL import Image, UnidentifiedImageError  # noqa: F401

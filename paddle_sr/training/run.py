@@ -1,7 +1,6 @@
-"""Weights on disk: atomic writes and loading with a clear error when a file does not fit a model.
-
-``.pdparams`` files hold weights only and load with ``model.set_state_dict(paddle.load(p))``.
-Converted official weights also carry the model's ``value_range`` buffer (see ``models.common``).
+"""A training run's folder while it trains: ``open_run`` (refuses a folder holding another run), the
+``RunLock`` (``train.lock``: one training per folder), the state file (optimizer, schedules, RNG),
+``write_checkpoint`` / ``resume`` / ``warm_start`` and the repairs on resume.
 """
 import os
 import paddle

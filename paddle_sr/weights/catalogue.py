@@ -1,23 +1,8 @@
-"""Official checkpoints on demand: a table of the authors' released weights, downloaded, checked, converted.
-
-    python -m paddle_sr.pretrained                      # the table: ids, models, cached or not
-    python -m paddle_sr.pretrained rlfn_x4 imdn_x2      # fetch and convert these now (e.g. before going offline)
-    models.create("rlfn", scale=4, pretrained=True)     # the default checkpoint of a model and scale
-    python -m paddle_sr.evaluate --model rlfn --scale 4 --weights official ...   # or official:ID
-
-Each ``Entry`` names one file as its authors publish it (URL, sha256 of that file, format, source
-repository and licence) and the registered model, scale and constructor arguments it fits, with the
-paper's PSNR/SSIM rows and where they come from. ``weights_path(id)`` returns a converted
-``.pdparams``: the raw file is downloaded once into ``HOME/downloads`` (resumable, atomic, checksum
-verified by ``paddle_sr.download``; a mismatch is kept as ``*.bad`` and refused), then converted
-without PyTorch (``paddle_sr.convert``) into ``HOME/pretrained/<id>.pdparams``.
-
-``HOME`` is ``$PADDLE_SR_HOME`` or ``~/.cache/paddle_sr``. Offline, or with the files at hand (an
-AI Studio data set): ``$PADDLE_SR_WEIGHTS`` (folders or files, separated by ``os.pathsep``) or the
-``source=`` argument is searched for the file name before any download, and its checksum is
-verified the same way (a name there that does not exist is an error naming the variable, never skipped in
-silence; an unwritable cache is an error naming ``$PADDLE_SR_HOME``). ``$PADDLE_SR_MIRROR`` (a base URL) replaces the authors' hosts, for a mirror
-of the files under their names.
+"""The catalogue of official checkpoints: one ``Entry`` per file as its authors publish it (URL, sha256,
+format, source repository and licence, the model/scale/arguments it fits, the paper's rows), and fetching
+the raw file: a local copy (``$PADDLE_SR_WEIGHTS``, ``source=``) checked in place, or a verified download
+into ``$PADDLE_SR_HOME/downloads`` (``$PADDLE_SR_MIRROR`` replaces the hosts). Converting it needs the
+networks: ``models.pretrained``.
 """
 import os
 from dataclasses import dataclass, field

@@ -1,7 +1,5 @@
-"""Weights on disk: atomic writes and loading with a clear error when a file does not fit a model.
-
-``.pdparams`` files hold weights only and load with ``model.set_state_dict(paddle.load(p))``.
-Converted official weights also carry the model's ``value_range`` buffer (see ``models.common``).
+"""A training run's folder as other tools read it: the names of the files it holds and its resolved recipe
+(``config.json``), so a run's weights rebuild the model it trained.
 """
 import os
 

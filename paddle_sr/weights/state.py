@@ -1,4 +1,5 @@
-"""Weights on disk: atomic writes and loading with a clear error when a file does not fit a model.
+"""State dicts on disk: ``read_state_dict`` (``.pdparams``, a training state, a ``.pth``), ``check_state_dict``
+(every key and shape, with the model/scale the file was probably saved for) and ``load_weights``.
 
 ``.pdparams`` files hold weights only and load with ``model.set_state_dict(paddle.load(p))``.
 Converted official weights also carry the model's ``value_range`` buffer (see ``models.common``).
