@@ -19,17 +19,14 @@ verified the same way (a name there that does not exist is an error naming the v
 silence; an unwritable cache is an error naming ``$PADDLE_SR_HOME``). ``$PADDLE_SR_MIRROR`` (a base URL) replaces the authors' hosts, for a mirror
 of the files under their names.
 """
-
 import argparse
-
 import os
 
-
-
+from paddle_sr.core.download import home  # noqa: F401 (the public API of paddle_sr.pretrained)
 from paddle_sr.core.errors import cli_main
-from paddle_sr.weights.catalogue import converted_path
-from paddle_sr.models.pretrained import entries, weights_path
-from paddle_sr.core.download import home
+from paddle_sr.models.pretrained import entries, get, load, weights_path  # noqa: F401
+from paddle_sr.weights.catalogue import BY_ID, ENTRIES, Entry, converted_path  # noqa: F401
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m paddle_sr.pretrained", description=__doc__.split("\n\n")[0])

@@ -21,7 +21,9 @@ era (SRCNN, VDSR, DRCN, DRRN, LapSRN) also get the protocol of their own test co
 import argparse
 import os
 
+from paddle_sr.core.download import home
 from paddle_sr.models import pretrained
+from paddle_sr.weights import catalogue
 from paddle_sr.core.files import check_writable
 from paddle_sr.models.resolve import model_for_weights
 from paddle_sr.core.errors import SRError, cli_main
@@ -49,9 +51,9 @@ def _select(ids, weights_dir):
             names = ", ".join(sorted({e.name for e in pretrained.entries()}))
             raise SRError(f"no official checkpoint in {weights_dir}; expected files named {names}")
         return found
-    cached = [(e, None) for e in pretrained.entries() if os.path.isfile(pretrained.converted_path(e))]
+    cached = [(e, None) for e in pretrained.entries() if os.path.isfile(catalogue.converted_path(e))]
     if not cached:
-        raise SRError(f"no official checkpoint in the cache {pretrained.home()}; fetch some with "
+        raise SRError(f"no official checkpoint in the cache {home()}; fetch some with "
                       f"`python -m paddle_sr.pretrained rlfn_x4 ...`, or pass --ids / --weights-dir")
     return cached
 

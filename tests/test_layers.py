@@ -131,7 +131,7 @@ def test_no_function_over_80_lines():
 
 @pytest.mark.parametrize("old, name", [("paddle_sr.inference", "super_resolve"), ("paddle_sr.checkpoint", "RunLock"),
                                        ("paddle_sr.engine", "thread_count"), ("paddle_sr.imresize", "imresize"),
-                                       ("paddle_sr.notebook", "bootstrap"), ("paddle_sr.configs", "RECIPES")])
+                                       ("paddle_sr.notebook", "bootstrap"), ("paddle_sr.configs", "Recipe")])
 def test_old_paths_still_import_with_a_warning(old, name):
     """Users' code and copies of the notebooks keep working: a FutureWarning names the new home."""
     code = (f"import warnings\nwith warnings.catch_warnings(record=True) as w:\n    warnings.simplefilter('always')\n"

@@ -166,7 +166,6 @@ def test_onnx_engine_checks_the_file(tmp_path):
 
 
 def test_auto_keeps_the_faster_of_paddle_inference_and_onnxruntime(monkeypatch):
-    from paddle_sr.runtime import device as E
     from paddle_sr.runtime.predictor import InferenceEngine
 
     monkeypatch.setattr(C, "EAGER_MACS_PER_S", 1e3)  # as if eager were very slow: the first call exports

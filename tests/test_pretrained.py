@@ -15,6 +15,7 @@ import pytest
 
 from paddle_sr.core import download
 from paddle_sr import models, pretrained
+from paddle_sr.weights import catalogue
 from paddle_sr.core.errors import SRError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +174,7 @@ def test_a_pickle_that_runs_code_is_refused_on_the_pretrained_path(server, tmp_p
     data = blob.read_bytes()
     e = pretrained.Entry("evil_x4", "rlfn", 4, "https://example.invalid/evil.pth", hashlib.sha256(data).hexdigest(),
                          "nowhere", "none")
-    monkeypatch.setattr(pretrained, "ENTRIES", pretrained.ENTRIES + [e])
+    monkeypatch.setattr(catalogue, "ENTRIES", catalogue.ENTRIES + [e])
     monkeypatch.setitem(pretrained.BY_ID, "evil_x4", e)
     server.files["/m/evil.pth"] = data
     with pytest.raises(SRError):

@@ -60,7 +60,7 @@ def test_calibration_that_would_not_fit_in_memory_is_refused_before_it_starts(tm
     import onnx
 
     from paddle_sr.runtime import memory
-    from paddle_sr import quantize
+    from paddle_sr.runtime import quantize
 
     model = models.create("espcn", scale=2)
     fp32 = export_onnx(model, tmp_path / "e.onnx", name="espcn", scale=2)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddle_sr import evaluate, pretrained, train
+from paddle_sr import pretrained, train
+from paddle_sr.runtime import scoring as evaluate
 from paddle_sr.apps import service
 from paddle_sr.image.io import load_image
 from paddle_sr.data.sources import EMBEDDED_VAL, _embedded_table

@@ -101,14 +101,15 @@ def run_choices(output_dir="output"):
 def official_choices():
     """Official checkpoints usable without a download: converted already, or in ``$PADDLE_SR_WEIGHTS``."""
     from paddle_sr.models import pretrained
+    from paddle_sr.weights import catalogue
 
     found = []
     for e in pretrained.entries():
-        if os.path.isfile(pretrained.converted_path(e)):
+        if os.path.isfile(catalogue.converted_path(e)):
             where = "cached"
         else:
             try:
-                where = "local file" if pretrained._local(e, None) else None
+                where = "local file" if catalogue._local(e, None) else None
             except (SRError, OSError):
                 where = None
         if where:

@@ -6,7 +6,8 @@ paddle_sr.pretrained`` lists and prefetches them; ``models.create(name, scale, p
 import os
 from paddle_sr.core.errors import SRError
 from paddle_sr.models.convert import convert
-from paddle_sr.weights.catalogue import BY_ID, ENTRIES, _raw_file, check_cache_writable, converted_path
+from paddle_sr.weights import catalogue
+from paddle_sr.weights.catalogue import _raw_file, check_cache_writable, converted_path
 
 
 def entries(model=None, scale=None):
@@ -14,7 +15,7 @@ def entries(model=None, scale=None):
     from paddle_sr.models._registry import names as registered
 
     names = set(registered())
-    return [e for e in ENTRIES if e.model in names and (model is None or e.model == model)
+    return [e for e in catalogue.ENTRIES if e.model in names and (model is None or e.model == model)
             and (scale is None or e.scale == scale)]
 
 
@@ -29,9 +30,9 @@ def get(spec, model=None, scale=None):
             raise SRError(f"no official checkpoint is known for {model} x{scale}; known: {have} "
                           f"(`python -m paddle_sr.pretrained` lists them)")
         return found[0]
-    if ident not in BY_ID or BY_ID[ident] not in entries():
+    if ident not in catalogue.BY_ID or catalogue.BY_ID[ident] not in entries():
         raise SRError(f"unknown checkpoint id {ident!r}; known ids: {', '.join(e.id for e in entries())}")
-    e = BY_ID[ident]
+    e = catalogue.BY_ID[ident]
     if (model is not None and e.model != model) or (scale is not None and e.scale != scale):
         raise SRError(f"checkpoint {e.id} is for --model {e.model} --scale {e.scale}, not --model {model} "
                       f"--scale {scale}; pass those, or `--weights official` for the default one")
