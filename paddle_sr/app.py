@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import traceback
+import types
 import uuid
 
 # All cores for inference: inference.super_resolve sets them (engine.inference_threads).
@@ -167,128 +168,167 @@ def _table(results, degrade, protocol):
     return text
 
 
-def build(app):
-    """The Gradio Blocks of ``app`` (an ``App``)."""
-    gr = _import_gradio()
-    from paddle_sr.models import names
+class Events:
+    """The page's callbacks, bound to one ``App`` (its state) and the imported Gradio module ``gr``.
 
-    def warn(e):
+    ``build`` lays out the page and wires its events to these methods; the model work is ``App.run`` and
+    ``paddle_sr.apps.service``.
+    """
+
+    def __init__(self, app, gr):
+        self.app, self.gr = app, gr
+
+    def warn(self, e):
         msg = str(e)
-        gr.Warning(msg)
-        return app.error(msg)
+        self.gr.Warning(msg)
+        return self.app.error(msg)
 
-    def load_input(path, max_side=800):
+    def load_input(self, path, max_side=800):
         """(preview, status, ok) of an image file."""
         if not path:
             return None, "", False
         try:
-            img = service.read_image(path, app.max_pixels)
+            img = service.read_image(path, self.app.max_pixels)
         except SRError as e:
-            return None, warn(e), False
+            return None, self.warn(e), False
         h, w = img.shape[:2]
         return service.preview(img, max_side), f"Input {w}x{h}", True
 
-    def on_upload(path):
-        view, status, ok = load_input(path)
+    def on_upload(self, path):
+        gr = self.gr
+        view, status, ok = self.load_input(path)
         # a file that cannot be used is taken out of the upload box, ready for the next one
         return (path if ok else None), gr.update(value=NONE), view, status, (gr.update() if ok else None)
 
-    def on_example(name):
+    def on_example(self, name):
+        gr = self.gr
         if not name or name == NONE:
             return gr.update(), gr.update(), gr.update()
-        path = app.examples[name]
-        view, status, ok = load_input(path)
+        path = self.app.examples[name]
+        view, status, ok = self.load_input(path)
         return (path if ok else None), view, status
 
-    def on_model(label):
+    def on_model(self, label):
+        choices = self.app.choices
         # a custom model may be arbitrary-scale (liif): its scale is the slider's
-        arbitrary = label == CUSTOM or (label in app.choices and app.choices[label].arbitrary)
-        return gr.update(visible=label == CUSTOM), gr.update(visible=arbitrary)
+        arbitrary = label == CUSTOM or (label in choices and choices[label].arbitrary)
+        return self.gr.update(visible=label == CUSTOM), self.gr.update(visible=arbitrary)
 
-    def on_refresh():
-        labels = app.refresh()
-        return gr.update(choices=labels), gr.update(choices=[NONE] + labels[:-1])
+    def on_model_b(self, label_b):
+        return self.gr.update(visible=label_b != NONE)
 
-    def run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=gr.Progress()):
-        out = app.run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=progress)
+    def on_refresh(self):
+        labels = self.app.refresh()
+        return self.gr.update(choices=labels), self.gr.update(choices=[NONE] + labels[:-1])
+
+    def run(self, src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=None):
+        gr = self.gr
+        out = self.app.run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=progress)
         if out.state is None:
             gr.Warning(out.status[len("**Error:** "):])
         # each panel carries the name of what it shows; a failed run empties them (and the downloads)
         panels = [gr.update(value=p[1], label=p[0]) if p else gr.update(value=None) for p in out.panels]
         return (out.status, *panels, out.files, out.state)
 
-    def update_zoom(state, cx, cy, frac):
+    def update_zoom(self, state, cx, cy, frac):
         if not state:
             return None
         crops, box = service.zooms([img for _, img in state["images"]], cx / 100, cy / 100, frac / 100)
         names_ = [n for n, _ in state["images"]]
         return [(c, f"{n} — crop {box[3]}x{box[2]} at ({box[1]}, {box[0]})") for c, n in zip(crops, names_)]
 
-    def on_select(state, evt: gr.SelectData):
+    def on_select(self, state, evt):
         if not state or not evt.index:
-            return gr.update(), gr.update()
+            return self.gr.update(), self.gr.update()
         h, w = state["preview_hw"]
         x, y = evt.index[:2]
         return round(100 * x / w), round(100 * y / h)
 
+
+def build(app):
+    """The Gradio Blocks of ``app`` (an ``App``): the layout, and its events wired to ``Events`` methods."""
+    gr = _import_gradio()
     labels = app.refresh()
     # delete_cache: Gradio's copies of uploads and results (large PNGs) older than 2 h go, checked hourly
     with gr.Blocks(title="paddle_sr — compare super-resolution models", delete_cache=(3600, 7200)) as demo:
         gr.Markdown("# paddle_sr — compare super-resolution models\nUpload an image (or pick an example), "
                     "choose a model, run. Large images are tiled; click a result or move the sliders to zoom "
                     "into the same place of every result.")
-        src = gr.State(None)
-        results = gr.State(None)
+        ui = types.SimpleNamespace(src=gr.State(None), results=gr.State(None))
         with gr.Row():
             with gr.Column(scale=1):
-                upload = gr.File(label="Your image (PNG, JPEG, ...)", file_types=["image"], type="filepath",
-                                 elem_id="upload")
-                example = gr.Dropdown([NONE] + list(app.examples), value=NONE, label="…or an example photo",
-                                      elem_id="example")
-                input_view = gr.Image(label="Input", interactive=False, elem_id="input-view", format="png")
-                mode = gr.Radio([UPSCALE, DEGRADE], value=UPSCALE, label="What to do", elem_id="mode")
-                model_a = gr.Dropdown(labels, value=labels[0], label="Model", elem_id="model-a")
-                with gr.Group(visible=labels[0] == CUSTOM) as custom:
-                    cname = gr.Dropdown(names(), value="rlfn" if "rlfn" in names() else names()[0],
-                                        label="Registered model")
-                    cscale = gr.Number(value=4, label="Scale (fixed-scale models)", precision=0)
-                    cweights = gr.Textbox(label="Weights file (.pdparams path, or 'official')", elem_id="weights")
-                free_scale = gr.Slider(service.ARBITRARY_SCALES[0], service.ARBITRARY_SCALES[1], value=4, step=0.1,
-                                       label="Scale (arbitrary-scale model)", visible=False)
-                model_b = gr.Dropdown([NONE] + labels[:-1], value=NONE, label="Second model (optional)",
-                                      elem_id="model-b")
-                with gr.Row():
-                    go = gr.Button("Run", variant="primary", elem_id="run")
-                    refresh = gr.Button("Refresh the list")
+                _controls(gr, ui, app, labels)
             with gr.Column(scale=2):
-                status = gr.Markdown(elem_id="status")
-                with gr.Row():
-                    out_bic = gr.Image(label=BICUBIC_LABEL, interactive=False, elem_id="out-bicubic",
-                                       format="png")
-                    out_a = gr.Image(label="Model", interactive=False, elem_id="out-a", format="png")
-                    out_b = gr.Image(label="Second model", interactive=False, elem_id="out-b", format="png",
-                                     visible=False)
-                gr.Markdown("**Zoom** — the same box on every result (full resolution, pixels enlarged)")
-                with gr.Row():
-                    cx = gr.Slider(0, 100, value=50, step=1, label="centre x (%)", elem_id="zoom-x")
-                    cy = gr.Slider(0, 100, value=50, step=1, label="centre y (%)", elem_id="zoom-y")
-                    frac = gr.Slider(2, 100, value=15, step=1, label="box (% of the shorter side)")
-                zoomed = gr.Gallery(label="Zoom", columns=4, elem_id="zoom", format="png")
-                files = gr.File(label="Download PNG (full resolution)", file_count="multiple", elem_id="downloads")
-
-        upload.upload(on_upload, upload, [src, example, input_view, status, upload])
-        example.change(on_example, example, [src, input_view, status])
-        model_a.change(on_model, model_a, [custom, free_scale])
-        model_b.change(lambda b: gr.update(visible=b != NONE), model_b, out_b)
-        refresh.click(on_refresh, None, [model_a, model_b])
-        go.click(run, [src, mode, model_a, cname, cscale, cweights, free_scale, model_b],
-                 [status, out_bic, out_a, out_b, files, results]).then(
-            update_zoom, [results, cx, cy, frac], zoomed)
-        for s in (cx, cy, frac):
-            s.release(update_zoom, [results, cx, cy, frac], zoomed)
-        for img in (out_bic, out_a, out_b):
-            img.select(on_select, results, [cx, cy]).then(update_zoom, [results, cx, cy, frac], zoomed)
+                _result_panels(gr, ui)
+        _wire(gr, ui, Events(app, gr))
     return demo
+
+
+def _controls(gr, ui, app, labels):
+    """The left column: the input, the models and the buttons (components stored on ``ui``)."""
+    from paddle_sr.models import names
+
+    ui.upload = gr.File(label="Your image (PNG, JPEG, ...)", file_types=["image"], type="filepath",
+                        elem_id="upload")
+    ui.example = gr.Dropdown([NONE] + list(app.examples), value=NONE, label="…or an example photo",
+                             elem_id="example")
+    ui.input_view = gr.Image(label="Input", interactive=False, elem_id="input-view", format="png")
+    ui.mode = gr.Radio([UPSCALE, DEGRADE], value=UPSCALE, label="What to do", elem_id="mode")
+    ui.model_a = gr.Dropdown(labels, value=labels[0], label="Model", elem_id="model-a")
+    with gr.Group(visible=labels[0] == CUSTOM) as ui.custom:
+        ui.cname = gr.Dropdown(names(), value="rlfn" if "rlfn" in names() else names()[0],
+                               label="Registered model")
+        ui.cscale = gr.Number(value=4, label="Scale (fixed-scale models)", precision=0)
+        ui.cweights = gr.Textbox(label="Weights file (.pdparams path, or 'official')", elem_id="weights")
+    ui.free_scale = gr.Slider(service.ARBITRARY_SCALES[0], service.ARBITRARY_SCALES[1], value=4, step=0.1,
+                              label="Scale (arbitrary-scale model)", visible=False)
+    ui.model_b = gr.Dropdown([NONE] + labels[:-1], value=NONE, label="Second model (optional)",
+                             elem_id="model-b")
+    with gr.Row():
+        ui.go = gr.Button("Run", variant="primary", elem_id="run")
+        ui.refresh = gr.Button("Refresh the list")
+
+
+def _result_panels(gr, ui):
+    """The right column: status, the three result panels, the zoom and the downloads (stored on ``ui``)."""
+    ui.status = gr.Markdown(elem_id="status")
+    with gr.Row():
+        ui.out_bic = gr.Image(label=BICUBIC_LABEL, interactive=False, elem_id="out-bicubic", format="png")
+        ui.out_a = gr.Image(label="Model", interactive=False, elem_id="out-a", format="png")
+        ui.out_b = gr.Image(label="Second model", interactive=False, elem_id="out-b", format="png",
+                            visible=False)
+    gr.Markdown("**Zoom** — the same box on every result (full resolution, pixels enlarged)")
+    with gr.Row():
+        ui.cx = gr.Slider(0, 100, value=50, step=1, label="centre x (%)", elem_id="zoom-x")
+        ui.cy = gr.Slider(0, 100, value=50, step=1, label="centre y (%)", elem_id="zoom-y")
+        ui.frac = gr.Slider(2, 100, value=15, step=1, label="box (% of the shorter side)")
+    ui.zoomed = gr.Gallery(label="Zoom", columns=4, elem_id="zoom", format="png")
+    ui.files = gr.File(label="Download PNG (full resolution)", file_count="multiple", elem_id="downloads")
+
+
+def _wire(gr, ui, ev):
+    """Connect the components on ``ui`` to the ``Events`` methods of ``ev``."""
+    # Gradio hands a progress tracker and the click's coordinates only to a parameter declared with
+    # gr.Progress() as default / annotated gr.SelectData: these two forward them to the methods.
+    def run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=gr.Progress()):
+        return ev.run(src, mode, label_a, cname, cscale, cweights, free_scale, label_b, progress=progress)
+
+    def on_select(state, evt: gr.SelectData):
+        return ev.on_select(state, evt)
+
+    zoom_in = [ui.results, ui.cx, ui.cy, ui.frac]
+    ui.upload.upload(ev.on_upload, ui.upload, [ui.src, ui.example, ui.input_view, ui.status, ui.upload])
+    ui.example.change(ev.on_example, ui.example, [ui.src, ui.input_view, ui.status])
+    ui.model_a.change(ev.on_model, ui.model_a, [ui.custom, ui.free_scale])
+    ui.model_b.change(ev.on_model_b, ui.model_b, ui.out_b)
+    ui.refresh.click(ev.on_refresh, None, [ui.model_a, ui.model_b])
+    ui.go.click(run, [ui.src, ui.mode, ui.model_a, ui.cname, ui.cscale, ui.cweights, ui.free_scale, ui.model_b],
+                [ui.status, ui.out_bic, ui.out_a, ui.out_b, ui.files, ui.results]).then(
+        ev.update_zoom, zoom_in, ui.zoomed)
+    for slider in (ui.cx, ui.cy, ui.frac):
+        slider.release(ev.update_zoom, zoom_in, ui.zoomed)
+    for img in (ui.out_bic, ui.out_a, ui.out_b):
+        img.select(on_select, ui.results, [ui.cx, ui.cy]).then(ev.update_zoom, zoom_in, ui.zoomed)
 
 
 def main(argv=None):
