@@ -43,8 +43,8 @@ if __name__ == "__main__" and not __package__:
     __package__ = "paddle_sr"
 
 from paddle_sr.training import recipes as configs, losses
+from paddle_sr.training.data import describe_training_set, training_set
 from paddle_sr import data, models  # noqa: E402
-from paddle_sr.training import data as training_data
 from paddle_sr.training.run import STATE, RunLock, open_run, resume, warm_start, write_checkpoint
 from paddle_sr.core.files import atomic_write, check_writable
 from paddle_sr.core.errors import SRError, StopSignals, cli_main  # noqa: E402
@@ -152,7 +152,7 @@ def is_liif(cfg):
 
 def make_batches(cfg, start, rank, world, dataset=None):
     """Endless numpy batches from iteration ``start``: (lr, hr), or (lr, coord, cell, gt) for LIIF."""
-    return data.batches(dataset or training_data.training_set(cfg), cfg.batch_size, start=start, rank=rank, world=world,
+    return data.batches(dataset or training_set(cfg), cfg.batch_size, start=start, rank=rank, world=world,
                         num_workers=cfg.num_workers)
 
 
@@ -187,118 +187,182 @@ def _train(cfg, signals):
     world, rank = paddle.distributed.get_world_size(), paddle.distributed.get_rank()
     main_rank = rank == 0
     device = pick_device(cfg.device)
+    check_options(cfg, device)
+    run_dir, state = open_run(cfg)
+    dataset, val_sets = load_data(cfg, main_rank)
+    if world > 1:
+        paddle.distributed.init_parallel_env()
+    seed_everything(cfg.seed)
+    nets, objective, ema = build_nets(cfg, fresh=state is None)
+    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if cfg.amp else None
+    start, best, best_it = resume(state, nets, ema, scaler, run_dir, main_rank) if state else (0, -math.inf, 0)
+    wrap_nets(nets, objective, world)
+    book = Bookkeeping(cfg, run_dir, nets, ema, scaler, val_sets, start, best, best_it, main_rank)
+    print(f"{cfg.run}: {cfg.model} x{cfg.scale}, {models.count_parameters(nets[0].layer):,} parameters, "
+          f"device {device}, {world} process(es), iterations {start}/{cfg.iterations}")
+
+    # --- the loop; from here a SIGINT/SIGTERM saves at the end of the iteration
+    batches = make_batches(cfg, start, rank, world, dataset)
+    t0 = book.last_save_time = time.time()
+    exit_code, stopped_early, results, it = 0, False, None, start
+    bar = progress_bar(cfg, start) if main_rank else None
+    signals.install()
+    for it in range(start + 1, cfg.iterations + 1):
+        values, loss, current_lr = train_step(nets, objective, ema, scaler, cfg, next(batches), it, book.last_saved,
+                                              run_dir)
+        if main_rank:
+            log_step(book.writer, bar, it, start, cfg, loss, values, current_lr)
+        out_of_time, interrupted = stop_flags(cfg, t0, signals, world)
+        stop_now = cfg.stop_after > 0 and it - start >= cfg.stop_after
+        validate_now = it % cfg.val_every == 0 or it == cfg.iterations or out_of_time
+        if validate_now or stop_now or interrupted or book.save_due(it):
+            if validate_now:
+                results = book.validate(it) if main_rank else None
+            book.save(it, results if validate_now else None)
+        if out_of_time or stop_now or interrupted:
+            stopped_early = it < cfg.iterations
+            exit_code = 128 + int(signals.received or signal.SIGINT) if interrupted else 0
+            if main_rank:
+                print(stop_message(cfg, run_dir, it, signals, interrupted, out_of_time), flush=True)
+            break
+    if bar is not None:
+        bar.close()
+    if main_rank and not exit_code:
+        book.finish(it, start, results, stopped_early)
+    book.close()
+    return exit_code
+
+
+# ------------------------------------------------------------------------------------------------
+# The loop's helpers: set-up, bookkeeping (VisualDL, validation, checkpoints), stopping
+# ------------------------------------------------------------------------------------------------
+
+def check_options(cfg, device):
+    """Option combinations that cannot train, refused before the run folder is opened."""
     if cfg.amp and not device.startswith("gpu"):
         raise SRError("--amp needs a GPU (float16 autocast); drop --amp on CPU")
     if is_liif(cfg) and (cfg.adversarial_weight or cfg.contrastive_weight or cfg.perceptual_weight):
         raise SRError("LIIF trains on sampled pixels: only the pixel loss applies; set the other weights to 0")
-    run_dir, state = open_run(cfg)
-    dataset = training_data.training_set(cfg)
+
+
+def load_data(cfg, main_rank):
+    """(training set, validation sets or None off rank 0); rank 0 prints what it trains and validates on."""
+    dataset = training_set(cfg)
     val_sets = validation_sets(cfg.val_data, cfg.scale, cfg.val_max_size) if main_rank else None
     if main_rank:
-        print(training_data.describe_training_set(cfg, dataset))
+        print(describe_training_set(cfg, dataset))
         print("validation: " + ", ".join(f"{name} ({len(pairs)} images)" for name, pairs in val_sets))
-    if world > 1:
-        paddle.distributed.init_parallel_env()
-    paddle.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    random.seed(cfg.seed)
+    return dataset, val_sets
 
-    nets, objective, ema = build_nets(cfg, fresh=state is None)
-    model = nets[0].layer
-    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if cfg.amp else None
-    start, best, best_it = resume(state, nets, ema, scaler, run_dir, main_rank) if state else (0, -math.inf, 0)
-    wrap = paddle.DataParallel if world > 1 else (lambda layer: layer)  # all-reduces gradients under the launcher
+
+def seed_everything(seed):
+    paddle.seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def wrap_nets(nets, objective, world):
+    """Set each net's training view: the objective's forward for the generator, DataParallel (all-reduced
+    gradients) under the launcher."""
+    wrap = paddle.DataParallel if world > 1 else (lambda layer: layer)
     for net in nets:
         net.run = wrap(objective.forward_layer(net.layer) if net.key == "model" else net.layer)
-    eval_model = ema or model
 
-    writer = bicubic = None
-    if main_rank:
-        check_writable(run_dir, "run folder", folder=True)  # a full or read-only disk fails before training
-        atomic_write(os.path.join(run_dir, "config.json"), lambda tmp: Path(tmp).write_text(configs.to_json(cfg)))
-        from visualdl import LogWriter
-        writer = LogWriter(logdir=os.path.join(run_dir, "vdl"))
-        bicubic = validate(None, val_sets, cfg)
-    print(f"{cfg.run}: {cfg.model} x{cfg.scale}, {models.count_parameters(model):,} parameters, device {device}, "
-          f"{world} process(es), iterations {start}/{cfg.iterations}")
 
-    def save(it, results=None):
-        nonlocal best, best_it
-        improved = results is not None and next(iter(results.values()))[0] > best
-        if improved:
-            best, best_it = next(iter(results.values()))[0], it
+def progress_bar(cfg, start):
+    """A tqdm bar over the iterations with ``--progress``, else None."""
+    if not cfg.progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=cfg.iterations, initial=start, desc=cfg.run, unit="it", dynamic_ncols=True, mininterval=1.0)
+
+
+def stop_flags(cfg, t0, signals, world):
+    """(out of --max_minutes, a stop signal received), agreed by every rank so that all stop together."""
+    out_of_time = cfg.max_minutes > 0 and time.time() - t0 > 60 * cfg.max_minutes
+    interrupted = signals.received is not None
+    if world > 1:  # every rank must stop at the same iteration
+        flags = paddle.to_tensor([int(out_of_time), int(interrupted)])
+        paddle.distributed.all_reduce(flags, op=paddle.distributed.ReduceOp.MAX)
+        out_of_time, interrupted = (bool(int(v)) for v in flags.numpy())
+    return out_of_time, interrupted
+
+
+def stop_message(cfg, run_dir, it, signals, interrupted, out_of_time):
+    why = ((signal.Signals(signals.received).name if signals.received else "a signal on another rank")
+           if interrupted else f"--max_minutes={cfg.max_minutes:g}" if out_of_time
+           else f"--stop_after={cfg.stop_after}")
+    return (f"\nstopped at iteration {it} ({why}); checkpoint: {os.path.join(run_dir, STATE)} and "
+            f"Model.pdparams (iteration {it}). Rerun the same command to continue")
+
+
+class Bookkeeping:
+    """The run's records around the loop: best score, checkpoints (every rank tracks them, rank 0 writes),
+    and on rank 0 config.json, the VisualDL writer and the validation scores next to bicubic's."""
+
+    def __init__(self, cfg, run_dir, nets, ema, scaler, val_sets, start, best, best_it, main_rank):
+        self.cfg, self.run_dir, self.nets, self.ema, self.scaler = cfg, run_dir, nets, ema, scaler
+        self.val_sets, self.best, self.best_it, self.main_rank = val_sets, best, best_it, main_rank
+        self.last_saved, self.last_save_time = start or None, time.time()
+        self.writer = self.bicubic = None
         if main_rank:
-            progress = dict(iteration=it, best_psnr=best, best_iteration=best_it, config=dataclasses.asdict(cfg))
-            write_checkpoint(run_dir, progress, nets, ema, scaler, improved, last_saved)
+            check_writable(run_dir, "run folder", folder=True)  # a full or read-only disk fails before training
+            atomic_write(os.path.join(run_dir, "config.json"), lambda tmp: Path(tmp).write_text(configs.to_json(cfg)))
+            from visualdl import LogWriter
+            self.writer = LogWriter(logdir=os.path.join(run_dir, "vdl"))
+            self.bicubic = validate(None, val_sets, cfg)
 
-    def run_validation(it):
-        results = validate(eval_model, val_sets, cfg)
+    def save_due(self, it):
+        """``save_every`` / ``save_minutes`` ask for a checkpoint between validations."""
+        cfg = self.cfg
+        return ((cfg.save_every > 0 and it % cfg.save_every == 0)
+                or (cfg.save_minutes > 0 and time.time() - self.last_save_time > 60 * cfg.save_minutes))
+
+    def save(self, it, results=None):
+        """Checkpoint at ``it``; ``results`` (validation) better than the best also writes Best.pdparams."""
+        improved = results is not None and next(iter(results.values()))[0] > self.best
+        if improved:
+            self.best, self.best_it = next(iter(results.values()))[0], it
+        if self.main_rank:
+            progress = dict(iteration=it, best_psnr=self.best, best_iteration=self.best_it,
+                            config=dataclasses.asdict(self.cfg))
+            write_checkpoint(self.run_dir, progress, self.nets, self.ema, self.scaler, improved, self.last_saved)
+        self.last_saved, self.last_save_time = it, time.time()
+
+    def validate(self, it):
+        """Score the evaluated model (the EMA copy with ``--ema``), log it to VisualDL, print one line."""
+        cfg, writer, bicubic = self.cfg, self.writer, self.bicubic
+        results = validate(self.ema or self.nets[0].layer, self.val_sets, cfg)
         for name, (p, s, images) in results.items():
             writer.add_scalar(f"val/{name}/psnr", p, it)
             writer.add_scalar(f"val/{name}/ssim", s, it)
             writer.add_scalar(f"val/{name}/bicubic_psnr", bicubic[name][0], it)
             for img_name, sr in images[:cfg.sample_images]:
                 writer.add_image(f"val/{name}/{img_name}", sr, it, dataformats="HWC")
-        for net in nets[1:]:
+        for net in self.nets[1:]:
             if net.key == "srresnet":
-                for name, (p, _, _) in validate(net.layer, val_sets, cfg).items():
+                for name, (p, _, _) in validate(net.layer, self.val_sets, cfg).items():
                     writer.add_scalar(f"val/{name}/srresnet_psnr", p, it)
         print(f"iteration {it}: " + "; ".join(f"{n} PSNR {p:.3f} dB SSIM {s:.4f} (bicubic {bicubic[n][0]:.3f} dB)"
                                               for n, (p, s, _) in results.items()))
         return results
 
-    # --- the loop; from here a SIGINT/SIGTERM saves at the end of the iteration
-    batches = make_batches(cfg, start, rank, world, dataset)
-    t0 = last_save_time = time.time()
-    last_saved, exit_code, stopped_early, results, it = start or None, 0, False, None, start
-    bar = None
-    if main_rank and cfg.progress:
-        from tqdm import tqdm
-        bar = tqdm(total=cfg.iterations, initial=start, desc=cfg.run, unit="it", dynamic_ncols=True, mininterval=1.0)
-    signals.install()
-    for it in range(start + 1, cfg.iterations + 1):
-        values, loss, current_lr = train_step(nets, objective, ema, scaler, cfg, next(batches), it, last_saved, run_dir)
-        if main_rank:
-            log_step(writer, bar, it, start, cfg, loss, values, current_lr)
-        out_of_time = cfg.max_minutes > 0 and time.time() - t0 > 60 * cfg.max_minutes
-        interrupted = signals.received is not None
-        if world > 1:  # every rank must stop at the same iteration
-            flags = paddle.to_tensor([int(out_of_time), int(interrupted)])
-            paddle.distributed.all_reduce(flags, op=paddle.distributed.ReduceOp.MAX)
-            out_of_time, interrupted = (bool(int(v)) for v in flags.numpy())
-        stop_now = cfg.stop_after > 0 and it - start >= cfg.stop_after
-        validate_now = it % cfg.val_every == 0 or it == cfg.iterations or out_of_time
-        due = ((cfg.save_every > 0 and it % cfg.save_every == 0)
-               or (cfg.save_minutes > 0 and time.time() - last_save_time > 60 * cfg.save_minutes))
-        if validate_now or stop_now or interrupted or due:
-            if validate_now:
-                results = run_validation(it) if main_rank else None
-            save(it, results if validate_now else None)
-            last_saved, last_save_time = it, time.time()
-        if out_of_time or stop_now or interrupted:
-            stopped_early = it < cfg.iterations
-            exit_code = 128 + int(signals.received or signal.SIGINT) if interrupted else 0
-            why = ((signal.Signals(signals.received).name if signals.received else "a signal on another rank")
-                   if interrupted else f"--max_minutes={cfg.max_minutes:g}" if out_of_time
-                   else f"--stop_after={cfg.stop_after}")
-            if main_rank:
-                print(f"\nstopped at iteration {it} ({why}); checkpoint: {os.path.join(run_dir, STATE)} and "
-                      f"Model.pdparams (iteration {it}). Rerun the same command to continue", flush=True)
-            break
-    if bar is not None:
-        bar.close()
-    if main_rank and not exit_code:
+    def finish(self, it, start, results, stopped_early):
+        """Rank 0 after a run that ran to its end: the last validation if none was made, the comparison
+        figure, the summary."""
+        cfg, run_dir = self.cfg, self.run_dir
         if start >= cfg.iterations:
             print(f"{run_dir} already finished {cfg.iterations} iterations")
         if results is None and not stopped_early:
-            results = run_validation(it)
+            results = self.validate(it)
         if cfg.compare_png and results is not None:
-            write_comparison(cfg, run_dir, val_sets)
+            write_comparison(cfg, run_dir, self.val_sets)
         if results is not None:
-            summary(cfg, run_dir, results, bicubic, best, best_it)
-    if writer is not None:
-        writer.close()
-    return exit_code
+            summary(cfg, run_dir, results, self.bicubic, self.best, self.best_it)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
 
 
 def train_step(nets, objective, ema, scaler, cfg, arrays, it, last_saved, run_dir):

@@ -12,7 +12,9 @@ from paddle_sr.core.files import atomic_save
 from paddle_sr.core.errors import SRError
 from paddle_sr.image.imresize import imresize
 from paddle_sr.runtime.tiling import super_resolve
+from paddle_sr.image.io import load_image, to_uint8
 from paddle_sr.image.metrics import psnr, ssim
+from paddle_sr.runtime import scoring
 from paddle_sr.apps.viz import show_image
 
 
@@ -59,7 +61,7 @@ def test_panels_scores_and_png(hr, tmp_path):
     lr = imresize(hr4, 0.25)
     bic = imresize(lr, 4)
     assert _scores(titles[1]) == (round(psnr(bic, hr4, 4), 2), round(ssim(bic, hr4, 4), 4))
-    sr = np.clip(np.round((super_resolve(net, lr, 4) + 1) * 127.5), 0, 255).astype(np.uint8)
+    sr = to_uint8(super_resolve(net, lr, 4).transpose(2, 0, 1))  # the scoring step's rounding
     expect = (round(psnr(sr, hr4, 4), 2), round(ssim(sr, hr4, 4), 4))
     for j in (2, 3, 4):  # the same weights three ways: layer, Best.pdparams, (name, scale, path)
         assert _scores(titles[j]) == expect
@@ -92,3 +94,49 @@ def test_crop_row_lr_only_and_errors(hr, tmp_path):
         show_image(hr=hr, models={"rlfn_ntire": str(tmp_path / "missing.pdparams")}, scale=4, show=False)
     with pytest.raises(SRError, match="leaves the"):
         show_image(hr=hr, scale=4, crop=(60, 0, 30, 30), show=False)
+
+
+def test_scores_are_the_scoring_steps(hr, tmp_path):
+    """A real tiny model and a real image file: every score in the titles and every SR panel is exactly
+    ``scoring.score_image``'s (the one scoring step ``evaluate`` uses)."""
+    Image.fromarray(hr).save(tmp_path / "piece.png")
+    paddle.seed(3)
+    net = models.create("espcn", scale=4)
+    fig = show_image(path=tmp_path / "piece.png", models={"espcn": net}, scale=4, show=False)
+    hr4 = D.modcrop(load_image(tmp_path / "piece.png"), 4)
+    lr = imresize(hr4, 0.25)
+    for j, (title, model) in ((1, ("Bicubic", None)), (2, ("espcn", net))):
+        sr, p, s = scoring.score_image(model, lr, hr4, 4)
+        assert fig.axes[j].get_title() == f"{title}\nPSNR {p:.2f} dB / SSIM {s:.4f}"
+        assert np.array_equal(np.asarray(fig.axes[j].images[0].get_array()), sr)
+
+
+class HalfSteps(paddle.nn.Layer):
+    """Outputs, tiled over the SR image, every float32 value v with (v + 1) * 127.5 at a .5 boundary
+    (k + 0.5, k = 0..254) and its float32 neighbours on either side."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+        v = ((2 * np.arange(255) + 1) / 255.0 - 1).astype(np.float32)
+        self.values = np.concatenate([v, np.nextafter(v, np.float32(2)), np.nextafter(v, np.float32(-2))])
+
+    def forward(self, x):
+        h, w = x.shape[2] * self.scale, x.shape[3] * self.scale
+        out = np.resize(self.values, 3 * h * w).reshape(1, 3, h, w)
+        return paddle.to_tensor(out) + x[:, :, :1, :1] * 0.0
+
+
+def test_sr_rounding_is_the_scoring_steps_at_half_steps(hr):
+    model = HalfSteps(4)
+    values = model.values
+    # float64 rounding (show_image's old own) and the scoring step's disagree on some of these values
+    old = np.clip(np.round((values.astype(np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    assert (old != to_uint8(values.reshape(1, 1, -1))[0, :, 0]).any()
+    fig = show_image(hr=hr, models={"half": model}, scale=4, show=False)
+    hr4 = D.modcrop(hr, 4)
+    sr, p, s = scoring.score_image(model, imresize(hr4, 0.25), hr4, 4)
+    assert np.array_equal(np.asarray(fig.axes[2].images[0].get_array()), sr)
+    assert fig.axes[2].get_title() == f"half\nPSNR {p:.2f} dB / SSIM {s:.4f}"
+    lr_only = show_image(lr=imresize(hr4, 0.25), models={"half": model}, scale=4, show=False)
+    assert np.array_equal(np.asarray(lr_only.axes[2].images[0].get_array()), sr)

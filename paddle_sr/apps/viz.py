@@ -5,9 +5,10 @@ bicubic x s, each model's SR, HR; PSNR/SSIM in every title (Y channel, ``scale``
 ignored: the benchmark protocol of ``paddle_sr.metrics``). An optional second row zooms into a crop.
 
 Fixed from the notebooks: SR is clipped to [-1, 1] and rounded before the uint8 cast (their
-``np.uint8(x)`` wrapped 1.2 into dark "bright spots"); LR is MATLAB bicubic, not PIL's; a grayscale
-or RGBA file works; the figure is built without pyplot (no global state, no display needed) and
-shown inline only inside a notebook.
+``np.uint8(x)`` wrapped 1.2 into dark "bright spots"), by the suite's one scoring step
+(``runtime.scoring.score_image``), so the SR image and its PSNR/SSIM are exactly ``evaluate``'s; LR is
+MATLAB bicubic, not PIL's; a grayscale or RGBA file works; the figure is built without pyplot (no global
+state, no display needed) and shown inline only inside a notebook.
 """
 import os
 
@@ -16,11 +17,6 @@ import numpy as np
 from paddle_sr.data.datasets import modcrop
 from paddle_sr.image.io import load_image
 from paddle_sr.core.errors import SRError
-
-
-def _sr_to_uint8(sr):
-    """HxWx3 float in [-1, 1] -> uint8, clipped first so out-of-range values saturate instead of wrapping."""
-    return np.clip(np.round((np.asarray(sr, dtype=np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def _as_model(title, m, scale):
@@ -101,16 +97,29 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
         from paddle_sr.core.files import refuse_existing
 
         refuse_existing([save], "force=True", "another save= path")
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-
-    from paddle_sr.image.imresize import imresize
-    from paddle_sr.runtime.tiling import super_resolve
-    from paddle_sr.image.metrics import psnr, ssim
-
     if lr_panel not in ("nearest", "bicubic"):
         raise SRError(f"lr_panel must be 'nearest' or 'bicubic', got {lr_panel!r}")
     scale = int(scale)
+    lr, hr = _images(lr, hr, path, scale)
+    if models is not None and not isinstance(models, dict):
+        models = {"SR": models}
+    panels = _panels(lr, hr, models or {}, scale, lr_panel, gray, tile)
+    fig = _figure(panels, lr.shape[0] * scale, lr.shape[1] * scale, crop)
+    if save is not None:
+        from paddle_sr.core.files import atomic_write
+
+        atomic_write(save, lambda tmp: fig.savefig(tmp, format="png", dpi=100), ".png")
+    if show if show is not None else _in_notebook():
+        from IPython.display import display
+        display(fig)
+    return fig
+
+
+def _images(lr, hr, path, scale):
+    """(LR, HR or None) as uint8: HR from ``path`` or the embedded photo when neither image is given,
+    modcropped; LR made from it by MATLAB bicubic when left out."""
+    from paddle_sr.image.imresize import imresize
+
     if hr is None and path is not None:
         hr = load_image(path)
     if hr is None and lr is None:
@@ -122,31 +131,43 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
         if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
             raise SRError(f"LR {lr.shape[1]}x{lr.shape[0]} times x{scale} is not the HR size "
                           f"{hr.shape[1]}x{hr.shape[0]}; pass matching images or only hr")
-    if models is not None and not isinstance(models, dict):
-        models = {"SR": models}
+    return lr, hr
 
-    panels = [(f"LR x1/{scale} ({lr_panel})", lr, lr_panel), ("Bicubic", imresize(lr, scale), "nearest")]
-    for title, m in (models or {}).items():
-        sr = super_resolve(_as_model(title, m, scale), lr, scale, tile=tile)
-        panels.append((title, _sr_to_uint8(sr), "nearest"))
+
+def _panels(lr, hr, models, scale, lr_panel, gray, tile):
+    """[(title with PSNR/SSIM, uint8 image, display interpolation)]: LR, bicubic, each model's SR, HR.
+
+    Bicubic and SR go through the suite's one scoring step (``scoring.score_image``; without HR its
+    ``super_resolve_image``): the same uint8 rounding and the same PSNR/SSIM as ``evaluate``."""
+    from paddle_sr.runtime.scoring import inference_options, score_image, super_resolve_image
+
+    opts = inference_options(tile=tile)
+    upscaled = [("Bicubic", None)] + [(title, _as_model(title, m, scale)) for title, m in models.items()]
+    panels = [(f"LR x1/{scale} ({lr_panel})", lr, lr_panel)]
+    for title, model in upscaled:
+        if hr is None:
+            panels.append((title, super_resolve_image(model, lr, scale, **opts), "nearest"))
+            continue
+        sr, p, s = score_image(model, lr, hr, scale, gray=gray, **opts)
+        panels.append((f"{title}\nPSNR {p:.2f} dB / SSIM {s:.4f}", sr, "nearest"))
     if hr is not None:
         panels.append(("HR", hr, "nearest"))
+    return panels
 
-    titles = []
-    for i, (title, img, _) in enumerate(panels):
-        if hr is not None and 0 < i < len(panels) - 1:
-            title += f"\nPSNR {psnr(img, hr, scale, y_channel=True, gray=gray):.2f} dB / " \
-                     f"SSIM {ssim(img, hr, scale, y_channel=True, gray=gray):.4f}"
-        titles.append(title)
 
-    h, w = lr.shape[0] * scale, lr.shape[1] * scale
+def _figure(panels, h, w, crop):
+    """The matplotlib Figure (no pyplot): one row of panels drawn at HR size ``h`` x ``w``, and with ``crop``
+    a second row zoomed into it, marked in the first."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
     rows = 2 if crop is not None else 1
     fig = Figure(figsize=(3.6 * len(panels), 3.6 * rows * h / w + 0.6 * rows), layout="constrained")
     axes = fig.subplots(rows, len(panels), squeeze=False)
     for j, (title, img, interp) in enumerate(panels):
         ax = axes[0, j]
         ax.imshow(img, interpolation=interp, extent=(0, w, h, 0))  # LR drawn at HR size
-        ax.set_title(titles[j], fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.set_axis_off()
         if crop is not None:
             top, left, ch, cw = (int(v) for v in crop)
@@ -158,11 +179,4 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
             zoom.set_xlim(left, left + cw)
             zoom.set_ylim(top + ch, top)
             zoom.set_axis_off()
-    if save is not None:
-        from paddle_sr.core.files import atomic_write
-
-        atomic_write(save, lambda tmp: fig.savefig(tmp, format="png", dpi=100), ".png")
-    if show if show is not None else _in_notebook():
-        from IPython.display import display
-        display(fig)
     return fig

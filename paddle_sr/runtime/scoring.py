@@ -100,6 +100,15 @@ def _super_resolve(model, lr, scale, opts):
     return to_uint8(sr.transpose(2, 0, 1))
 
 
+def super_resolve_image(model, lr, scale, *, float_output=False, self_ensemble=False, tile=None, tile_overlap=None,
+                        max_memory_mb=None, progress=None):
+    """The SR half of ``score_image`` for an image without HR: LR on [0, 255] -> SR on [0, 255], uint8
+    (rounded exactly as ``score_image`` rounds it) unless ``float_output``; ``model`` None is MATLAB-bicubic."""
+    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
+            "max_memory_mb": max_memory_mb, "progress": progress}
+    return _super_resolve(model, lr, scale, opts)
+
+
 def score_image(model, lr, hr, scale, *, gray=None, y_channel=True, crop_border=None, float_output=False,
                 self_ensemble=False, tile=None, tile_overlap=None, max_memory_mb=None, progress=None):
     """The one scoring step of the suite: SR of ``lr`` against ``hr`` -> (SR on [0, 255], PSNR, SSIM).
@@ -109,9 +118,8 @@ def score_image(model, lr, hr, scale, *, gray=None, y_channel=True, crop_border=
     file (None for a colour one; see ``paddle_sr.metrics``); SR is uint8 unless ``float_output``.
     ``progress(done, total)``: called after each tile (``inference.super_resolve``).
     """
-    opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
-            "max_memory_mb": max_memory_mb, "progress": progress}
-    sr = _super_resolve(model, lr, scale, opts)
+    sr = super_resolve_image(model, lr, scale, float_output=float_output, self_ensemble=self_ensemble, tile=tile,
+                             tile_overlap=tile_overlap, max_memory_mb=max_memory_mb, progress=progress)
     if sr.shape != hr.shape:
         raise SRError(f"SR is {sr.shape[1]}x{sr.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}; was the model built "
                       f"for x{scale}?")
@@ -171,17 +179,7 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     """
     if isinstance(data_dirs, (str, os.PathLike)):
         data_dirs = [data_dirs]
-    if int(scale) != scale or scale < 1:
-        raise SRError(f"the benchmark protocol needs an integer scale >= 1 (HR modcrop, 1/s bicubic LR), got {scale}")
-    scale = int(scale)
-    if gray not in GRAY_CONVENTIONS:
-        raise SRError(f"unknown gray convention {gray!r}; use one of {', '.join(GRAY_CONVENTIONS)}")
-    bicubic = model is None or (isinstance(model, str) and model == BICUBIC)
-    if isinstance(model, str) and not bicubic:
-        raise SRError(f"evaluate takes a model object or {BICUBIC!r}, got the string {model!r}")
-    model = None if bicubic else model
-    name = BICUBIC if bicubic else getattr(model, "sr_name", type(model).__name__)
-    crop = scale if crop_border is None else int(crop_border)
+    scale, model, name = _check_arguments(model, scale, gray)
     opts = {"tile": tile, "tile_overlap": tile_overlap, "self_ensemble": self_ensemble, "float_output": float_output,
             "max_memory_mb": max_memory_mb}
     if model is not None:
@@ -190,57 +188,95 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     files = {folder: list_images(folder) for _, folder in sets}  # fail on an empty folder before any work
     keys = _set_keys(sets)
     if save_dir is not None:
-        from paddle_sr.core.files import check_writable, refuse_existing
-
-        check_writable(save_dir, "--save-images folder", folder=True)
-        if not force:
-            refuse_existing([_saved_png(save_dir, key, path) for key, (_, folder) in zip(keys, sets)
-                             for path in files[folder]], "--force (force=True)", "another --save-images folder")
-    recorded_overlap = tile_overlap
-    if tile is not None and tile_overlap is None and model is not None:
-        try:  # the overlap the model's tiles get, stated in the protocol (None: "model default")
-            from paddle_sr.runtime.tiling import default_overlap
-            recorded_overlap = default_overlap(model)
-        except ImportError:
-            pass
-    from paddle_sr.runtime.predictor import InferenceEngine
-    from paddle_sr.runtime.engines import with_engine
-    from paddle_sr.runtime.engines import resolve_engine
-
-    engine = resolve_engine(engine)
-    model = with_engine(model, engine)
-    engine = ("eager" if model is None else "inference" if isinstance(model, InferenceEngine)
-              else getattr(model, "engine_kind", engine))  # an onnx_engine.OnnxEngine: 'onnxruntime'
-    results = {}
-    for key, (set_name, folder) in zip(keys, sets):
-        images = {}
-        paths = files[folder]
-        if progress:
-            from tqdm import tqdm
-            paths = tqdm(paths, desc=key, leave=False, unit="img")
-        for path in paths:
-            img_name = os.path.splitext(os.path.basename(path))[0]
-            hr = modcrop(load_image(path), scale)
-            if min(hr.shape[:2]) < scale or min(hr.shape[:2]) - 2 * crop < 11:
-                raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is too small for x{scale} with a "
-                              f"{crop}-pixel border; remove it from the set")
-            lr = imresize(hr.astype(np.float64) if lr_float else hr, 1.0 / scale)
-            try:
-                sr, p, s = score_image(model, lr, hr, scale, gray=gray if is_grayscale_file(path) else None,
-                                       y_channel=y_channel, crop_border=crop_border, **opts)
-            except SRError as e:
-                raise SRError(f"{path}: {e}") from None
-            images[img_name] = {"psnr": p, "ssim": s}
-            if save_dir is not None:
-                out = sr if sr.dtype == np.uint8 else np.clip(np.round(sr), 0, 255).astype(np.uint8)
-                save_png(out, _saved_png(save_dir, key, path), replace=force)
-        results[key] = {"psnr": float(np.mean([v["psnr"] for v in images.values()])),
-                        "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
+        _check_save_dir(save_dir, [(key, path) for key, (_, folder) in zip(keys, sets) for path in files[folder]],
+                        force)
+    recorded_overlap = _recorded_overlap(model, tile, tile_overlap)
+    model, engine = _with_engine(model, engine)
+    scoring = dict(scale=scale, gray=gray, y_channel=y_channel, crop_border=crop_border, lr_float=lr_float,
+                   save_dir=save_dir, force=force, opts=opts)
+    results = {key: _score_set(model, key, files[folder], progress=progress, **scoring)
+               for key, (_, folder) in zip(keys, sets)}
     results["protocol"] = protocol(scale, model_name=name, gray=gray, y_channel=y_channel, crop_border=crop_border,
                                    self_ensemble=self_ensemble, tile=tile, tile_overlap=recorded_overlap,
                                    float_output=float_output, engine=engine, max_memory_mb=max_memory_mb,
                                    lr_float=lr_float)
     return results
+
+
+def _check_arguments(model, scale, gray):
+    """(integer scale, model or None for bicubic, the model's name), or SRError before any work."""
+    if int(scale) != scale or scale < 1:
+        raise SRError(f"the benchmark protocol needs an integer scale >= 1 (HR modcrop, 1/s bicubic LR), got {scale}")
+    if gray not in GRAY_CONVENTIONS:
+        raise SRError(f"unknown gray convention {gray!r}; use one of {', '.join(GRAY_CONVENTIONS)}")
+    bicubic = model is None or (isinstance(model, str) and model == BICUBIC)
+    if isinstance(model, str) and not bicubic:
+        raise SRError(f"evaluate takes a model object or {BICUBIC!r}, got the string {model!r}")
+    model = None if bicubic else model
+    return int(scale), model, BICUBIC if bicubic else getattr(model, "sr_name", type(model).__name__)
+
+
+def _check_save_dir(save_dir, outputs, force):
+    """``save_dir`` writable, and none of its PNGs for ``outputs`` = [(set key, image path)] already there
+    unless ``force``."""
+    from paddle_sr.core.files import check_writable, refuse_existing
+
+    check_writable(save_dir, "--save-images folder", folder=True)
+    if not force:
+        refuse_existing([_saved_png(save_dir, key, path) for key, path in outputs], "--force (force=True)",
+                        "another --save-images folder")
+
+
+def _recorded_overlap(model, tile, tile_overlap):
+    """The overlap the model's tiles get, stated in the protocol (None: "model default")."""
+    if tile is not None and tile_overlap is None and model is not None:
+        try:
+            from paddle_sr.runtime.tiling import default_overlap
+            return default_overlap(model)
+        except ImportError:
+            pass
+    return tile_overlap
+
+
+def _with_engine(model, engine):
+    """(the model as the engine runs it, the engine's name for the protocol)."""
+    from paddle_sr.runtime.predictor import InferenceEngine
+    from paddle_sr.runtime.engines import resolve_engine, with_engine
+
+    engine = resolve_engine(engine)
+    model = with_engine(model, engine)
+    engine = ("eager" if model is None else "inference" if isinstance(model, InferenceEngine)
+              else getattr(model, "engine_kind", engine))  # an onnx_engine.OnnxEngine: 'onnxruntime'
+    return model, engine
+
+
+def _score_set(model, key, paths, *, scale, gray, y_channel, crop_border, lr_float, save_dir, force, opts,
+               progress):
+    """One set's ``{"psnr", "ssim", "images": {name: {"psnr", "ssim"}}}``, each image through ``score_image``
+    (SR saved as ``save_dir/key/name.png`` when asked)."""
+    crop = scale if crop_border is None else int(crop_border)
+    images = {}
+    if progress:
+        from tqdm import tqdm
+        paths = tqdm(paths, desc=key, leave=False, unit="img")
+    for path in paths:
+        img_name = os.path.splitext(os.path.basename(path))[0]
+        hr = modcrop(load_image(path), scale)
+        if min(hr.shape[:2]) < scale or min(hr.shape[:2]) - 2 * crop < 11:
+            raise SRError(f"image {path} ({hr.shape[1]}x{hr.shape[0]}) is too small for x{scale} with a "
+                          f"{crop}-pixel border; remove it from the set")
+        lr = imresize(hr.astype(np.float64) if lr_float else hr, 1.0 / scale)
+        try:
+            sr, p, s = score_image(model, lr, hr, scale, gray=gray if is_grayscale_file(path) else None,
+                                   y_channel=y_channel, crop_border=crop_border, **opts)
+        except SRError as e:
+            raise SRError(f"{path}: {e}") from None
+        images[img_name] = {"psnr": p, "ssim": s}
+        if save_dir is not None:
+            out = sr if sr.dtype == np.uint8 else np.clip(np.round(sr), 0, 255).astype(np.uint8)
+            save_png(out, _saved_png(save_dir, key, path), replace=force)
+    return {"psnr": float(np.mean([v["psnr"] for v in images.values()])),
+            "ssim": float(np.mean([v["ssim"] for v in images.values()])), "images": images}
 
 
 def _set_keys(sets):
