@@ -35,16 +35,15 @@ from paddle_sr.core.errors import SRError, cli_main
 
 
 from paddle_sr.image.metrics import GRAY_CONVENTIONS
-from paddle_sr.runtime.scoring import BICUBIC, evaluate, format_table
+from paddle_sr.runtime.scoring import evaluate, format_table
 
 def build_model(name, scale, weights):
     """A registered model with ``weights`` loaded (``None`` for the bicubic baseline)."""
-    if name == BICUBIC:
-        if weights:
-            raise SRError("--model bicubic takes no --weights; drop the option or name the model they belong to")
-        return None
-    from paddle_sr.models.resolve import model_for_weights
+    from paddle_sr.models.resolve import is_bicubic, model_for_weights
     from paddle_sr.models import check_scale
+
+    if is_bicubic(name, weights):
+        return None
 
     check_scale(name, scale)
     if not weights:

@@ -34,7 +34,7 @@ from paddle_sr.core.files import check_writable, refuse_existing
 
 from paddle_sr.models.resolve import model_for_weights
 
-from paddle_sr.weights.run_folder import run_config
+from paddle_sr.weights.run_folder import CONFIG, run_config
 
 from paddle_sr.models.convert import parse_arg
 
@@ -86,7 +86,7 @@ def main(argv=None):
     cfg = run_config(args.weights) or {}
     name = args.model or cfg.get("model")
     if not name:
-        raise SRError(f"pass --model NAME: {args.weights} is not inside a training run folder (no config.json "
+        raise SRError(f"pass --model NAME: {args.weights} is not inside a training run folder (no {CONFIG} "
                       f"beside it) that would name its model")
     scale = args.scale if args.scale is not None else cfg.get("scale", 4) if cfg.get("model") == name else 4
     scale = int(scale) if float(scale).is_integer() else float(scale)

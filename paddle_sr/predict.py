@@ -102,16 +102,9 @@ def build_model(name, scale, weights):
     """Registered model ``name`` for ``scale`` with ``weights`` loaded; SRError for bad combinations.
 
     Weights inside a training run folder rebuild the run's configuration (its ``config.json``)."""
-    from paddle_sr.models.resolve import model_for_weights
-    from paddle_sr.models import scales
+    from paddle_sr.models.resolve import fixed_scale, model_for_weights
 
-    supported = scales(name)
-    if supported is not None:
-        if not float(scale).is_integer():
-            raise SRError(f"model {name!r} has fixed scales {', '.join(map(str, supported))}; got --scale {scale}. "
-                          f"Non-integer scales need an arbitrary-scale model such as liif")
-        scale = int(scale)
-    return model_for_weights(name, scale, weights)
+    return model_for_weights(name, fixed_scale(name, scale), weights)
 
 
 class PredictFailures(SRError):

@@ -45,7 +45,8 @@ if __name__ == "__main__" and not __package__:
 from paddle_sr.training import recipes as configs, losses
 from paddle_sr.training.data import describe_training_set, training_set
 from paddle_sr import data, models  # noqa: E402
-from paddle_sr.training.run import STATE, RunLock, open_run, resume, warm_start, write_checkpoint
+from paddle_sr.training.run import RunLock, open_run, resume, warm_start, write_checkpoint
+from paddle_sr.weights.run_folder import BEST, COMPARISON, CONFIG, LAST, LOG_DIR, STATE
 from paddle_sr.core.files import atomic_write, check_writable
 from paddle_sr.core.errors import SRError, StopSignals, cli_main  # noqa: E402
 from paddle_sr.runtime.scoring import score_sets, validation_sets  # noqa: E402
@@ -293,7 +294,7 @@ def stop_message(cfg, run_dir, it, signals, interrupted, out_of_time):
            if interrupted else f"--max_minutes={cfg.max_minutes:g}" if out_of_time
            else f"--stop_after={cfg.stop_after}")
     return (f"\nstopped at iteration {it} ({why}); checkpoint: {os.path.join(run_dir, STATE)} and "
-            f"Model.pdparams (iteration {it}). Rerun the same command to continue")
+            f"{LAST} (iteration {it}). Rerun the same command to continue")
 
 
 class Bookkeeping:
@@ -307,9 +308,9 @@ class Bookkeeping:
         self.writer = self.bicubic = None
         if main_rank:
             check_writable(run_dir, "run folder", folder=True)  # a full or read-only disk fails before training
-            atomic_write(os.path.join(run_dir, "config.json"), lambda tmp: Path(tmp).write_text(configs.to_json(cfg)))
+            atomic_write(os.path.join(run_dir, CONFIG), lambda tmp: Path(tmp).write_text(configs.to_json(cfg)))
             from visualdl import LogWriter
-            self.writer = LogWriter(logdir=os.path.join(run_dir, "vdl"))
+            self.writer = LogWriter(logdir=os.path.join(run_dir, LOG_DIR))
             self.bicubic = validate(None, val_sets, cfg)
 
     def save_due(self, it):
@@ -444,9 +445,9 @@ def write_comparison(cfg, run_dir, val_sets):
     from paddle_sr.weights.state import load_weights
     from paddle_sr.apps.viz import show_image
 
-    best = load_weights(build_model(cfg), os.path.join(run_dir, "Best.pdparams"))
+    best = load_weights(build_model(cfg), os.path.join(run_dir, BEST))
     _, lr, hr, gray_file = val_sets[0][1][0]
-    path = os.path.join(run_dir, "comparison.png")
+    path = os.path.join(run_dir, COMPARISON)
     # the run's own figure, redrawn by every run that ends (a resumed or extended run replaces it)
     show_image(lr=lr, hr=hr, models={f"{cfg.model} (Best)": best}, scale=cfg.scale, save=path, show=False,
                gray=cfg.val_gray if gray_file else None, force=True)
@@ -460,8 +461,8 @@ def summary(cfg, run_dir, results, bicubic, best, best_it):
         b = bicubic[name]
         print(f"  {name}: {cfg.model} {p:.3f} dB / SSIM {s:.4f}   bicubic {b[0]:.3f} dB / SSIM {b[1]:.4f}   "
               f"difference {p - b[0]:+.3f} dB")
-    print(f"best {best:.3f} dB at iteration {best_it}: {os.path.join(run_dir, 'Best.pdparams')}")
-    print(f"logs: visualdl --logdir {os.path.join(run_dir, 'vdl')}")
+    print(f"best {best:.3f} dB at iteration {best_it}: {os.path.join(run_dir, BEST)}")
+    print(f"logs: visualdl --logdir {os.path.join(run_dir, LOG_DIR)}")
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from paddle_sr.core.errors import SRError
+from paddle_sr.weights.run_folder import BEST, CONFIG, LOG_DIR, STATE
 
 # Where the benchmark sets are looked for, in order: the environment (the tests point it at their copy),
 # and what ``data_scripts/benchmarks.py --root data/benchmarks`` makes.
@@ -60,7 +61,7 @@ def bootstrap(tiny=False):
 
 def read_config(run_dir):
     """The resolved recipe of a run (its ``config.json``) as a dict."""
-    path = os.path.join(os.fspath(run_dir), "config.json")
+    path = os.path.join(os.fspath(run_dir), CONFIG)
     if not os.path.isfile(path):
         raise SRError(f"{path} does not exist; {run_dir} is not a training run folder "
                       f"(train first: python -m paddle_sr.train RECIPE)")
@@ -68,17 +69,12 @@ def read_config(run_dir):
         return json.load(f)
 
 
-def load_run(run_dir, weights="Best.pdparams"):
+def load_run(run_dir, weights=BEST):
     """The model a run trained (architecture, scale and model_kwargs from ``config.json``) with
     ``weights`` (a file name inside the run folder, or a path) loaded, in eval mode."""
-    from paddle_sr.models.resolve import model_for_weights
+    from paddle_sr.models.resolve import model_in_run
 
-    cfg = read_config(run_dir)
-    path = weights if os.path.dirname(os.fspath(weights)) else os.path.join(os.fspath(run_dir), weights)
-    if not os.path.isfile(path):
-        raise SRError(f"{path} does not exist; the run writes Best.pdparams at its first validation "
-                      f"(every val_every={cfg.get('val_every')} iterations) — train longer or pick Model.pdparams")
-    return model_for_weights(cfg["model"], cfg["scale"], path, config=cfg)
+    return model_in_run(run_dir, read_config(run_dir), weights)
 
 
 def run_progress(run_dir):
@@ -86,7 +82,7 @@ def run_progress(run_dir):
     import paddle
 
     cfg = read_config(run_dir)
-    state = os.path.join(os.fspath(run_dir), "state.pdstate")
+    state = os.path.join(os.fspath(run_dir), STATE)
     done = int(paddle.load(state)["iteration"]) if os.path.isfile(state) else 0
     return done, int(cfg["iterations"])
 
@@ -97,11 +93,11 @@ def require_finished(run_dir, what_next="the next stage"):
     done, total = run_progress(run_dir)
     if done < total:
         raise SRError(f"{run_dir} stopped at iteration {done} of {total} (--max_minutes or --stop_after); "
-                      f"rerun the training cell to continue it before {what_next} starts from its Best.pdparams")
+                      f"rerun the training cell to continue it before {what_next} starts from its {BEST}")
 
 
 def _log_files(run_dir):
-    folder = os.path.join(os.fspath(run_dir), "vdl")
+    folder = os.path.join(os.fspath(run_dir), LOG_DIR)
     if not os.path.isdir(folder):
         raise SRError(f"{folder} does not exist; {run_dir} has no VisualDL logs (is it a training run folder?)")
     files = [f for f in os.listdir(folder) if re.fullmatch(r"vdlrecords\.\d+\.log", f)]

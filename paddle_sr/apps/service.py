@@ -55,6 +55,7 @@ class Choice:
     def custom(cls, model, scale, weights):
         """Any registered model with a weights file; SRError for an unknown model, bad scale or no path."""
         from paddle_sr.models import check_scale, scales
+        from paddle_sr.models.resolve import fixed_scale, pin_official
 
         model = (model or "").strip()
         supported = scales(model)  # SRError naming the known models
@@ -62,28 +63,23 @@ class Choice:
         if not weights:
             raise SRError(f"model {model!r} needs a weights file: give the path of its .pdparams (or 'official' "
                           f"for the authors' released weights)")
-        if weights == "official":
-            from paddle_sr.models import pretrained
-
-            weights = "official:" + pretrained.get("official", model, int(scale) if supported else None).id
         if supported is not None:
-            if scale is None or not float(scale).is_integer():
-                raise SRError(f"model {model!r} has fixed scales {', '.join(map(str, supported))}; got {scale}")
-            scale = int(scale)
+            scale = fixed_scale(model, scale, given="")
             check_scale(model, scale)
         else:
             scale = None
+        weights = pin_official(weights, model, scale)
         return cls(f"{model} x{scale or 'any'} — {weights}", model, scale, weights, "file")
 
 
 def run_choices(output_dir="output"):
     """Choices for the run folders under ``output_dir`` that hold ``Best.pdparams`` and ``config.json``."""
-    from paddle_sr.weights.run_folder import run_config
+    from paddle_sr.weights.run_folder import BEST, run_config
     from paddle_sr.models import names, scales
 
     found = []
-    paths = sorted(set(glob.glob(os.path.join(os.fspath(output_dir), "*", "Best.pdparams"))
-                       + glob.glob(os.path.join(os.fspath(output_dir), "*", "*", "Best.pdparams"))))
+    paths = sorted(set(glob.glob(os.path.join(os.fspath(output_dir), "*", BEST))
+                       + glob.glob(os.path.join(os.fspath(output_dir), "*", "*", BEST))))
     for path in paths:
         try:
             cfg = run_config(path) or {}
@@ -94,7 +90,7 @@ def run_choices(output_dir="output"):
             continue
         scale = None if scales(model) is None else cfg.get("scale")
         run = os.path.relpath(os.path.dirname(path), os.fspath(output_dir))
-        found.append(Choice(f"run {run} — {model} x{scale or 'any'} (Best.pdparams)", model, scale, path, "run"))
+        found.append(Choice(f"run {run} — {model} x{scale or 'any'} ({BEST})", model, scale, path, "run"))
     return found
 
 
@@ -102,6 +98,7 @@ def official_choices():
     """Official checkpoints usable without a download: converted already, or in ``$PADDLE_SR_WEIGHTS``."""
     from paddle_sr.models import pretrained
     from paddle_sr.weights import catalogue
+    from paddle_sr.weights.run_folder import OFFICIAL
 
     found = []
     for e in pretrained.entries():
@@ -114,7 +111,7 @@ def official_choices():
                 where = None
         if where:
             found.append(Choice(f"official {e.id} — {e.model} x{e.scale} ({where})", e.model, e.scale,
-                                f"official:{e.id}", "official"))
+                                f"{OFFICIAL}:{e.id}", OFFICIAL))
     return found
 
 

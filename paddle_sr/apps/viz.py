@@ -23,14 +23,14 @@ def _as_model(title, m, scale):
     """An nn.Layer, a ``(name, scale, weights)`` tuple, or a weights path whose dict key is the model name.
 
     Weights inside a training run folder (``output/<run>/Best.pdparams``) rebuild the run's model
-    from its ``config.json`` (``checkpoint.model_for_weights``): the demo's small RDN, say, not the
+    from its ``config.json`` (``models.resolve.model_for_weights``): the demo's small RDN, say, not the
     registry's default RDN; such a path needs no model name as its title.
     """
     import paddle
 
     from paddle_sr import models
     from paddle_sr.models.resolve import model_for_weights
-    from paddle_sr.weights.run_folder import run_config
+    from paddle_sr.weights.run_folder import CONFIG, run_config
 
     if isinstance(m, paddle.nn.Layer):
         model = m
@@ -44,12 +44,12 @@ def _as_model(title, m, scale):
             raise SRError(f"cannot tell which model {os.fspath(m)} holds: use the model name as the title "
                           f"({', '.join(models.names())}) or pass (name, scale, path)")
         if cfg.get("model") and title in models.names() and title != cfg["model"]:
-            raise SRError(f"{os.fspath(m)} was trained as model {cfg['model']!r} (its run's config.json), not "
+            raise SRError(f"{os.fspath(m)} was trained as model {cfg['model']!r} (its run's {CONFIG}), not "
                           f"{title!r}; use {cfg['model']!r} or another title")
         if cfg.get("model") and models.scales(name) is not None and cfg.get("scale") != scale:
-            raise SRError(f"{os.fspath(m)} was trained for x{cfg.get('scale')} (its run's config.json) but the "
+            raise SRError(f"{os.fspath(m)} was trained for x{cfg.get('scale')} (its run's {CONFIG}) but the "
                           f"figure is x{scale}; pass scale={cfg.get('scale')}")
-        model = model_for_weights(name, scale, m)
+        model = model_for_weights(name, scale, m, config=cfg)
     else:
         raise SRError(f"model {title!r}: expected an nn.Layer, a (name, scale, weights_path) tuple or a "
                       f".pdparams path, got {type(m).__name__}")

@@ -165,10 +165,13 @@ def _download(archive, part, timeout, elsewhere=ELSEWHERE):
             raise SRError(f"{archive.url} returned a web page instead of {archive.name} (a quota or sign-in page, "
                           f"or a moved file); download it in a browser and {elsewhere.split(' and ', 1)[-1]}")
         if have and resp.status == 206:
-            start = _start_from_content_range(resp.headers.get("Content-Range"))
+            crange = resp.headers.get("Content-Range")
+            start = _start_from_content_range(crange) if crange else have  # no Content-Range: from our Range
             if start != have:
                 raise SRError(f"{archive.url} resumed at byte {start}, not {have}; delete {part} and rerun")
-            total = _total_from_content_range(resp.headers.get("Content-Range"))
+            length = resp.headers.get("Content-Length")
+            total = (_total_from_content_range(crange) if crange else
+                     have + int(length) if length and length.isdigit() else None)
             mode = "ab"
             log(f"{archive.name}: resuming at {human(have)}")
         else:

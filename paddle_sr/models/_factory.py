@@ -6,6 +6,7 @@ weights through ``models.pretrained`` (downloaded once, checksum-verified, conve
 from paddle_sr.core.errors import SRError
 from paddle_sr.models._registry import build
 from paddle_sr.models.pretrained import get, load
+from paddle_sr.weights.run_folder import OFFICIAL
 
 
 def create(name, scale=4, pretrained=False, **kwargs):
@@ -16,7 +17,7 @@ def create(name, scale=4, pretrained=False, **kwargs):
     """
     if not pretrained:
         return build(name, scale, **kwargs)
-    entry = get("official" if pretrained is True else pretrained, name, scale)
+    entry = get(OFFICIAL if pretrained is True else pretrained, name, scale)
     if kwargs and kwargs != entry.kwargs:
         raise SRError(f"pretrained checkpoint {entry.id} is for {name} built with {entry.kwargs or 'the defaults'}, "
                       f"not {kwargs}; drop the arguments or pretrained=")

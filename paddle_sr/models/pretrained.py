@@ -21,8 +21,11 @@ def entries(model=None, scale=None):
 
 def get(spec, model=None, scale=None):
     """The entry for ``'ID'``, ``'official:ID'`` or ``'official'`` (= the one for ``model`` x``scale``)."""
+    from paddle_sr.weights.run_folder import official_id
+
     spec = str(spec)
-    ident = spec.split(":", 1)[1] if spec.startswith("official:") else None if spec == "official" else spec
+    ident = official_id(spec)
+    ident = spec if ident is None else ident or None  # None: the default checkpoint of model x scale
     if ident is None:
         found = entries(model, scale)
         if not found:

@@ -19,11 +19,8 @@ Differences from the notebook:
   state-dict keys, which is what files use, are the notebook's.
 - Only the convolutions up to the chosen layer are built and run.
 """
-import hashlib
 import os
 import re
-import urllib.error
-import urllib.request
 
 import paddle
 import paddle.nn as nn
@@ -69,53 +66,28 @@ def _source_keys(state):
     return table(lambda b, k: f"_conv_block_{b}._conv_{k}.weight"), False, "PaddleClas VGGNet (notebook)"
 
 
-def _md5(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(url, dest, md5=None, timeout=30):
-    """Fetch ``url`` to ``dest`` via ``dest.part``, resuming a partial ``.part`` with an HTTP Range request.
+    """Fetch ``url`` to ``dest`` through ``core.download.fetch``: resumes ``dest.part`` with an HTTP Range
+    request, and ``dest`` only appears once complete (and matching ``md5`` when given). Raises SRError.
 
-    The file only appears under ``dest`` once complete (and matching ``md5`` when given). Raises SRError.
-    """
-    part = dest + ".part"
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    start = os.path.getsize(part) if os.path.exists(part) else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            resumed = response.status == 206
-            total = response.headers.get("Content-Length")
-            expected = (start if resumed else 0) + int(total) if total is not None else None
-            with open(part, "ab" if resumed else "wb") as f:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    f.write(chunk)
-    except urllib.error.HTTPError as e:
-        if not (e.code == 416 and start):  # 416 on a resume: the .part is already complete
-            raise SRError(f"downloading {url} failed: HTTP {e.code} {e.reason}") from None
-        expected = None
-    except (urllib.error.URLError, OSError) as e:
-        kept = os.path.exists(part) and os.path.getsize(part) > 0
-        note = f" (the partial file {part} is resumed next time)" if kept else ""
-        raise SRError(f"downloading {url} failed: {getattr(e, 'reason', e)}{note}") from None
-    if expected is not None and os.path.getsize(part) != expected:
-        raise SRError(f"downloading {url} stopped at {os.path.getsize(part)} of {expected} bytes; "
-                      f"run again to resume")
-    got = _md5(part) if md5 is not None else None
-    if got != md5:
-        os.remove(part)  # a corrupt file must not be resumed from
-        raise SRError(f"{url} downloaded with md5 {got}, expected {md5}; the file was removed, "
-                      f"run again or fetch it by hand")
-    os.replace(part, dest)
-    return dest
+    A ``dest`` already there that fails ``md5`` is set aside (``.bad``) and fetched again."""
+    from types import SimpleNamespace
+
+    from paddle_sr.core.download import check_file, fetch, set_aside
+
+    dest = os.fspath(dest)
+    if os.path.isfile(dest) and check_file(dest, md5=md5) is not None:
+        set_aside(dest)
+    file = SimpleNamespace(name=os.path.basename(dest), url=url, size=None, sha256=None, md5=md5)
+    return os.fspath(fetch(file, os.path.dirname(os.path.abspath(dest)), timeout=timeout))
 
 
-def default_cache_dir():
-    return os.environ.get("PADDLE_SR_HOME", os.path.expanduser("~/.cache/paddle_sr"))
+def _failure(url, error):
+    """``error`` of fetching ``url`` naming the URL once (core.download names its host and then the URL)."""
+    from urllib.parse import urlsplit
+
+    text = str(error).replace(f" from {urlsplit(url).netloc}", "")
+    return text if url in text else f"{text} ({url})"
 
 
 class ConvBlock(nn.Layer):
@@ -173,13 +145,15 @@ class VGG19FeatureExtractor(nn.Layer):
     def _obtain(self, weights, cache_dir):
         if weights is not None:
             return read_state_dict(weights), os.fspath(weights)
-        cache_dir = cache_dir or default_cache_dir()
+        from paddle_sr.core.download import check_file, home
+
+        cache_dir = cache_dir or home()
         failures = []
         for url, md5 in WEIGHT_URLS:
             name = url.rsplit("/", 1)[-1]
             for folder in (cache_dir, PADDLE_HAPI_CACHE):
                 path = os.path.join(folder, name)
-                if os.path.isfile(path) and (md5 is None or _md5(path) == md5):
+                if os.path.isfile(path) and check_file(path, md5=md5) is None:
                     return read_state_dict(path), path
             path = os.path.join(cache_dir, name)
             from paddle_sr.weights.catalogue import check_cache_writable
@@ -187,7 +161,7 @@ class VGG19FeatureExtractor(nn.Layer):
             try:
                 download(url, path, md5)
             except SRError as e:
-                failures.append(str(e))
+                failures.append(_failure(url, e))
                 continue
             try:
                 return read_state_dict(path), path

@@ -7,7 +7,8 @@ import paddle
 from paddle_sr.core.errors import SRError
 from paddle_sr.core.files import atomic_save
 from paddle_sr.weights.state import check_state_dict, read_state_dict
-from paddle_sr.weights.run_folder import STATE
+from paddle_sr.weights import run_folder
+from paddle_sr.weights.run_folder import BEST, LAST, SRRESNET, STATE, WEIGHT_FILES
 
 
 
@@ -47,14 +48,14 @@ def open_run(cfg):
         if added:  # a run saved by an older version: say which newer settings now apply to it
             print(f"resuming {run_dir}, saved before these options existed; they now apply: {', '.join(added)}")
         return run_dir, state
-    for f in ("Model.pdparams", "Best.pdparams"):
+    for f in WEIGHT_FILES:
         if os.path.exists(os.path.join(run_dir, f)):
             raise SRError(f"{run_dir} holds {f} but no {STATE}; it is not a run this tool can resume and it is "
                           f"left untouched. Pick another folder with --run=NAME")
     return run_dir, None
 
 
-LOCK = "train.lock"
+LOCK = run_folder.LOCK  # kept importable here: RunLock's file
 
 
 def _process_start(pid):
@@ -182,9 +183,9 @@ def repair_weights(run_dir, eval_model, at_best):
     """Rewrite Model.pdparams (and Best.pdparams when the resumed state's iteration is its best) from the
     resumed state: the state file is written first, so a crash between files may have left these behind."""
     weights = eval_model.state_dict()
-    atomic_save(weights, os.path.join(run_dir, "Model.pdparams"))
+    atomic_save(weights, os.path.join(run_dir, LAST))
     if at_best:
-        atomic_save(weights, os.path.join(run_dir, "Best.pdparams"))
+        atomic_save(weights, os.path.join(run_dir, BEST))
 
 
 # Optimizer keys are Paddle's global parameter names (``conv2d_7.w_0``), which depend on how many layers
@@ -281,8 +282,8 @@ def write_checkpoint(run_dir, progress, nets, ema, scaler, improved, last_saved)
     state.update({"ema": ema.state_dict()} if ema is not None else {})
     state.update({"scaler": scaler.state_dict()} if scaler is not None else {})
     weights = (ema or nets[0].layer).state_dict()
-    files = [(STATE, state)] + [("Best.pdparams", weights)] * improved + [("Model.pdparams", weights)] \
-        + [("SRResNet.pdparams", net.layer.state_dict()) for net in nets if net.key == "srresnet"]
+    files = [(STATE, state)] + [(BEST, weights)] * improved + [(LAST, weights)] \
+        + [(SRRESNET, net.layer.state_dict()) for net in nets if net.key == "srresnet"]
     try:
         for name, obj in files:
             atomic_save(obj, os.path.join(run_dir, name))

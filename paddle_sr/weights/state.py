@@ -7,7 +7,7 @@ Converted official weights also carry the model's ``value_range`` buffer (see ``
 import os
 import paddle
 from paddle_sr.core.errors import SRError
-from paddle_sr.weights.run_folder import STATE
+from paddle_sr.weights.run_folder import BEST, LAST, STATE
 
 
 def read_state_dict(path):
@@ -25,12 +25,12 @@ def read_state_dict(path):
         raise SRError(f"{path} holds a {type(state).__name__}, not a state dict of weights")
     if is_training_state(state):
         folder = os.path.dirname(os.path.abspath(path))
-        have = [f for f in ("Best.pdparams", "Model.pdparams") if os.path.isfile(os.path.join(folder, f))]
+        have = [f for f in (BEST, LAST) if os.path.isfile(os.path.join(folder, f))]
         beside = (f"; beside it: {', '.join(os.path.join(folder, f) for f in have)}" if have
                   else "; the run writes them at its first checkpoint")
         raise SRError(f"{path} is a training state file ({STATE}: optimizer, iteration, RNG, used to resume "
-                      f"training), not weights; pass the run's Best.pdparams (best validation PSNR) or "
-                      f"Model.pdparams (latest){beside}")
+                      f"training), not weights; pass the run's {BEST} (best validation PSNR) or "
+                      f"{LAST} (latest){beside}")
     return state
 
 
