@@ -2,21 +2,7 @@
 
     python -m paddle_sr.convert --model rlfn --scale 4 rlfn_x4.pth output/weights/rlfn_x4.pdparams
 
-What it does, in order:
-1. reads the ``.pth``/``.pt`` with ``paddle_sr.pth.read_pth`` (restricted unpickler, nothing runs);
-2. finds the state dict inside the official layouts: a bare state dict (RLFN, EDSR-PyTorch family),
-   nested under ``params_ema`` / ``params`` (BasicSR), ``state_dict`` or ``model``, LIIF's
-   ``{'model': {'name', 'args', 'sd'}}``; strips DataParallel's ``module.`` prefix;
-3. maps names (identity: the ports keep the official names) and transposes ``Linear`` weights
-   (PyTorch [out, in] -> Paddle [in, out]: LIIF's MLP, SwinIR's attention/MLP); BatchNorm statistics
-   ``running_mean`` / ``running_var`` become Paddle's ``_mean`` / ``_variance``; buffers that are not
-   weights are dropped (``num_batches_tracked``; SwinIR's ``attn_mask``, which the port computes for
-   the input size);
-4. checks every key and shape against the model (SRError listing mismatches, with the model/scale
-   the file does fit when one in the same family does);
-5. stores the range the official weights work on in ``value_range`` (see ``models.common.SRModel``),
-   so evaluation and prediction feed [0, 255] to RLFN/EDSR/RCAN/RDN automatically;
-6. writes atomically and never overwrites an existing file unless ``force``.
+What it does, in order (reading, mapping, checking, storing the value range): ``paddle_sr.models.convert``.
 """
 
 import argparse
