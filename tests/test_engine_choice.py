@@ -153,7 +153,7 @@ def test_ctrl_c_during_the_export_waits_for_it_then_stops(monkeypatch, tmp_path,
     import signal
     import tempfile
 
-    from paddle_sr import export as X
+    from paddle_sr.runtime import export_format as X
 
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where an uncached export would go

@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys
 import numpy as np, paddle
-from paddle_sr import export as X, models
-from paddle_sr.engine import InferenceEngine
+from paddle_sr import models
+from paddle_sr.runtime import export_format as X
+from paddle_sr.runtime.predictor import InferenceEngine
 count, real = [0], X.export
 def counted(model, out):
     count[0] += 1
@@ -98,7 +99,7 @@ def _model(**kw):
 
 
 def _count_exports(monkeypatch):
-    from paddle_sr import export as X
+    from paddle_sr.runtime import export_format as X
 
     calls, real = [], X.export
 
