@@ -7,6 +7,7 @@ import pytest
 
 from paddle_sr.core.errors import SRError
 from paddle_sr.image.imresize import imresize
+from paddle_sr.runtime.facts import model_facts
 from paddle_sr.runtime import tiling as inference
 from paddle_sr import models
 from paddle_sr.image.io import to_uint8
@@ -230,7 +231,7 @@ def test_auto_tiling_follows_memory_budget(comic_lr, monkeypatch):
 
 def test_auto_tiling_follows_im2col_limit(comic_lr, monkeypatch):
     model = _small_rdn()
-    facts = inference._facts(model)
+    facts = model_facts(model)
     # The largest conv in this RDN: a 3x3 conv over the 8 + 2 * 4 = 16 concatenated channels at LR.
     assert facts.col_per_px == 16 * 9
     monkeypatch.setattr(inference, "IM2COL_LIMIT", 144 * 60 * 60)
@@ -244,7 +245,7 @@ def test_srresnet_x4_plan_keeps_every_conv_under_2_31():
     # need an im2col buffer of 64 * 81 * 800 * 800 = 3.3e9 > 2^31 elements.
     paddle.seed(0)
     model = create("srresnet", scale=4)
-    facts = inference._facts(model)
+    facts = model_facts(model)
     assert facts.col_per_px == 64 * 81 * 16
     tile, ov = inference._plan(model, (200, 200), (800, 800), None, None, 1)
     assert tile is not None
