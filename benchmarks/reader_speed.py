@@ -22,6 +22,7 @@ from PIL import Image
 
 
 from paddle_sr import data as D
+from paddle_sr.data import datasets
 from paddle_sr.apps.notebook import reader_patch  # noqa: E402
 
 
@@ -81,8 +82,8 @@ def measure(name, paths, args):
     print(f"\n{name}: {len(paths)} images, batch {b}, LR patch {p}, x{s}", flush=True)
     nb = _rate(lambda: _forever(lambda: notebook_reader(paths, b, s, p)), args.batches, b)
     print(f"  notebook reader (decode + PIL bicubic per batch) : {nb:8.1f} patches/s", flush=True)
-    D._CACHE.items.clear()
-    D._CACHE.nbytes = 0
+    datasets._CACHE.items.clear()
+    datasets._CACHE.nbytes = 0
     ds = D.PatchDataset(paths, s, p, seed=0)
     t = time.perf_counter()
     for k in range(len(paths)):  # cold: the first pass decodes every image once

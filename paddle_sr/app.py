@@ -26,7 +26,7 @@ import traceback
 import types
 import uuid
 
-# All cores for inference: inference.super_resolve sets them (engine.inference_threads).
+# All cores for inference: tiling.super_resolve sets them (engine.inference_threads).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
 
 from paddle_sr.apps import service  # noqa: E402
@@ -340,7 +340,7 @@ def main(argv=None):
     ap.add_argument("--max-pixels", type=int, default=service.DEFAULT_MAX_PIXELS,
                     help=f"refuse inputs above N pixels (default {service.DEFAULT_MAX_PIXELS}: 2000x2000 fits)")
     ap.add_argument("--max-memory", type=int, default=None, metavar="MB",
-                    help="working memory of one device call; larger images are tiled (default: paddle_sr.inference's)")
+                    help="working memory of one device call; larger images are tiled (default: paddle_sr.runtime.tiling's)")
     ap.add_argument("--device", default=None,
                     help="paddle device: cpu, gpu or gpu:N (default: a GPU if Paddle sees one)")
     args = ap.parse_args(argv)

@@ -16,7 +16,7 @@ Columns (one row per model, scale, mode and LR input size):
   counted (the NTIRE hook reads ``input.shape[1]``, meaningful only for 2-D inputs).
 - ``runtime_s``: median of ``--repeats`` runs after ``--warmup`` runs (GPU synchronised), batch 1.
   ``mode`` eager = the ``nn.Layer`` under ``paddle.no_grad``; inference = the exported graph in
-  Paddle Inference (``paddle_sr.engine``; oneDNN on CPU); inference_plain = the same without oneDNN.
+  Paddle Inference (``paddle_sr.runtime.predictor``; oneDNN on CPU); inference_plain = the same without oneDNN.
 - ``peak_mem_MiB``: memory one warm forward needs on top of the loaded model (activations and
   workspace). GPU: ``max_memory_allocated`` (weights included, as NTIRE reports it). CPU eager:
   peak of Paddle's host allocator statistics. CPU inference: growth of the process's resident-set
@@ -173,8 +173,8 @@ def _runner(model, mode, workdir, threads):
             with paddle.no_grad():
                 return model(paddle.to_tensor(x))
         return run
-    from paddle_sr.runtime.predictor import InferenceEngine
     from paddle_sr.runtime.export_format import export
+    from paddle_sr.runtime.predictor import InferenceEngine
 
     folder = os.path.join(workdir, "export")
     if not os.path.isdir(folder):

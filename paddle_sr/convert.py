@@ -7,18 +7,9 @@ What it does, in order (reading, mapping, checking, storing the value range): ``
 
 import argparse
 
-
-
-
-
-
 from paddle_sr import models
-
-
-
 from paddle_sr.core.errors import SRError, cli_main
 from paddle_sr.models.convert import NATIVE_RANGES, _parse_scale, convert, parse_arg
-
 
 
 def main(argv=None):

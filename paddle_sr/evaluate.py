@@ -2,8 +2,8 @@
 
 Protocol (DESIGN.md §4, printed in the header line and stored under ``"protocol"`` in the JSON):
 HR top-left cropped to a multiple of the scale; LR = MATLAB ``imresize(hr, 1/s, 'bicubic')``
-(``paddle_sr.imresize``); SR clipped and rounded to uint8 (``--float`` keeps it unrounded, LIIF's
-convention); PSNR / SSIM (``paddle_sr.metrics``) on Y, ignoring ``s`` pixels at each border.
+(``paddle_sr.image.imresize``); SR clipped and rounded to uint8 (``--float`` keeps it unrounded, LIIF's
+convention); PSNR / SSIM (``paddle_sr.image.metrics``) on Y, ignoring ``s`` pixels at each border.
 A grayscale file (Set14 ``bridge.png``) is fed to the model replicated to RGB and scored by the
 ``--gray`` convention: ``matlab`` (its gray values; bicubic/EDSR/RDN/RCAN tables) or ``basicsr``
 (Y of the replicated RGB; the RLFN paper). ``--model bicubic`` is the bicubic baseline
@@ -23,24 +23,17 @@ Example::
 
 import argparse
 
-
-
-
-
-from paddle_sr.image.io import DEFAULT_MAX_PIXELS, set_max_pixels
-
-from paddle_sr.runtime.engines import ENGINE_HELP, ENGINES
-
 from paddle_sr.core.errors import SRError, cli_main
-
-
+from paddle_sr.image.io import DEFAULT_MAX_PIXELS, set_max_pixels
 from paddle_sr.image.metrics import GRAY_CONVENTIONS
+from paddle_sr.runtime.engines import ENGINE_HELP, ENGINES
 from paddle_sr.runtime.scoring import evaluate, format_table
+
 
 def build_model(name, scale, weights):
     """A registered model with ``weights`` loaded (``None`` for the bicubic baseline)."""
-    from paddle_sr.models.resolve import is_bicubic, model_for_weights
     from paddle_sr.models import check_scale
+    from paddle_sr.models.resolve import is_bicubic, model_for_weights
 
     if is_bicubic(name, weights):
         return None

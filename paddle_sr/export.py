@@ -2,48 +2,35 @@
 
     python -m paddle_sr.export --model rlfn_ntire --scale 4 --weights rlfn_ntire_x4.pdparams --out export/rlfn_ntire_x4
     python -m paddle_sr.export --weights output/demo_x2/Best.pdparams --out export/demo_x2   # a run's own model
-    python -m paddle_sr.export --cache list      # the persistent export cache (paddle_sr.export_cache)
+    python -m paddle_sr.export --cache list      # the persistent export cache (paddle_sr.runtime.export_cache)
     python -m paddle_sr.export --cache clear
 
 writes ``OUT/model.json`` (``model.pdmodel`` before Paddle 3), ``OUT/model.pdiparams`` and
 ``OUT/sr_meta.json`` (model, scale, I/O range, the weights' own range and fingerprint). The graph takes one NCHW float32 image batch in the suite's [-1, 1] of any
 height/width (``InputSpec([None, 3, None, None])``) and returns SR in [-1, 1]; the weights' own
 value range (``value_range`` buffer) is baked in, so the exported model needs no knowledge of it.
-Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.engine.InferenceEngine(OUT)``.
+Run it with ``paddle.jit.load(OUT + '/model')`` or ``paddle_sr.runtime.predictor.InferenceEngine(OUT)``.
 
 Arbitrary-scale models (LIIF) are exported as fixed-scale renderers: ``forward(lr)`` at the model's
 ``scale`` (``--scale``, may be non-integer; output ``round(H * scale)`` computed in the graph), all
 output pixels queried in one batch, so large images want tiled inference (``--tile``).
 
 ``--format onnx`` writes one ONNX file instead (``--out NAME.onnx``; paddle2onnx, dynamic N/H/W,
-the same metadata in its ``metadata_props``): ``paddle_sr/onnx_export.py``. Run it with
+the same metadata in its ``metadata_props``): ``paddle_sr/runtime/onnx_export.py``. Run it with
 ``--engine onnxruntime`` or with onnxruntime alone (``examples/onnx_upscale.py``).
 """
 
 import argparse
 
-
-
-
-
-
-
 from paddle_sr import models
-
+from paddle_sr.core.errors import SRError, cli_main
 from paddle_sr.core.files import check_writable, refuse_existing
-
+from paddle_sr.models.convert import parse_arg
 from paddle_sr.models.resolve import model_for_weights
-
+from paddle_sr.runtime.device import use_device
+from paddle_sr.runtime.export_format import export, model_files, model_files_in
 from paddle_sr.weights.run_folder import CONFIG, run_config
 
-from paddle_sr.models.convert import parse_arg
-
-from paddle_sr.runtime.export_format import model_files
-
-from paddle_sr.runtime.device import use_device
-
-from paddle_sr.core.errors import SRError, cli_main
-from paddle_sr.runtime.export_format import _model_files_in, export
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.export", description=__doc__.split("\n\n")[0],
@@ -99,7 +86,7 @@ def main(argv=None):
     else:
         check_writable(args.out, "--out folder", folder=True)
         if not args.force:  # before the model is built
-            refuse_existing(_model_files_in(args.out), "--force", "another --out folder")
+            refuse_existing(model_files_in(args.out), "--force", "another --out folder")
     use_device(args.device, threads=True)  # None: a GPU if any, else the CPU
     model = model_for_weights(name, scale, args.weights, model_kwargs=kwargs)
     if args.format == "onnx":

@@ -8,14 +8,14 @@ INPUT is any mix of image files and folders of images (any size). Each result is
 given (all outputs are checked before any work); ``--skip-existing`` keeps them and does the rest
 (continues an interrupted folder). Each image's whole call (input, tiles, output strip, PNG encoder)
 is planned from its header against ``--max-memory MB`` (default: 80 % of the available memory;
-``paddle_sr.memory``) and the rows are streamed into the PNG: no full-size copy of the output.
+``paddle_sr.runtime.memory``) and the rows are streamed into the PNG: no full-size copy of the output.
 Inputs above ``--max-pixels`` (default: Pillow's decompression-bomb limit) are refused.
 An unreadable, too large or over-budget image is reported on one line and skipped; the others are
 still written and the command exits with status 2 at the end, naming every file that failed. When ``--out`` is one of
 the input folders, the tool's own earlier outputs there (``<name>_x<scale>.png`` or
 ``<name>_<W>x<H>.png`` beside ``<name>.*``) are not taken as inputs again. Arbitrary-scale models
 (LIIF) take a non-integer ``--scale`` or an output ``--size WxH``. ``--engine inference`` exports
-the model and runs it with Paddle Inference (oneDNN on CPU; ``paddle_sr.engine``); LIIF then renders
+the model and runs it with Paddle Inference (oneDNN on CPU; ``paddle_sr.runtime.predictor``); LIIF then renders
 at its ``--scale`` only (no ``--size``).
 """
 import argparse
@@ -25,10 +25,18 @@ import sys
 
 import numpy as np
 
-from paddle_sr.image.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, PngRows, list_images, load_image, open_image, set_max_pixels, hwc_to_uint8
-from paddle_sr.runtime.engines import ENGINE_HELP, ENGINES
 from paddle_sr.core.errors import SRError, cli_main
-
+from paddle_sr.image.io import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    PngRows,
+    hwc_to_uint8,
+    list_images,
+    load_image,
+    open_image,
+    set_max_pixels,
+)
+from paddle_sr.runtime.engines import ENGINE_HELP, ENGINES
 
 _SIZE_NEEDS_EAGER = ("--size needs --engine eager: an exported arbitrary-scale model renders at the fixed scale "
                      "it was built for; use --scale S with --engine inference")
@@ -119,19 +127,18 @@ def predict(model, inputs, out_dir, scale=None, out_size=None, tile=None, tile_o
             force=False, progress=True, engine=None, max_memory_mb=None, skip_existing=False, max_pixels=None):
     """Super-resolve every image of ``inputs`` into ``out_dir``; returns the written paths.
 
-    ``engine``: 'auto' (None: the process default, ``engine_choice.default_engine``), 'eager' or
-    'inference' (an exported copy of ``model`` run by Paddle Inference, ``paddle_sr.engine_choice``).
-    ``tile``/``tile_overlap`` None: ``inference.super_resolve``'s defaults. ``max_memory_mb``: the
-    budget of one image's whole call (``paddle_sr.memory``; None: a fraction of the available memory),
+    ``engine``: 'auto' (None: the process default, ``engines.default_engine``), 'eager' or
+    'inference' (an exported copy of ``model`` run by Paddle Inference, ``paddle_sr.runtime.engines``).
+    ``tile``/``tile_overlap`` None: ``tiling.super_resolve``'s defaults. ``max_memory_mb``: the
+    budget of one image's whole call (``paddle_sr.runtime.memory``; None: a fraction of the available memory),
     checked from the header before the image is decoded. ``skip_existing``: outputs already there are
     kept and their inputs skipped (outputs are written atomically, so an existing one is complete).
-    ``max_pixels``: the pixel limit of an input (``imageio.set_max_pixels``; None: Pillow's).
+    ``max_pixels``: the pixel limit of an input (``image.io.set_max_pixels``; None: Pillow's).
     An image that cannot be read or super-resolved is reported on stderr and skipped; after the
     others are written, ``PredictFailures`` (an SRError) names every failed file.
     """
     from paddle_sr.core.files import check_writable
-    from paddle_sr.runtime.engines import with_engine
-    from paddle_sr.runtime.engines import resolve_engine
+    from paddle_sr.runtime.engines import resolve_engine, with_engine
     from paddle_sr.runtime.scoring import inference_options
 
     engine = resolve_engine(engine)
@@ -192,8 +199,8 @@ def _predict_one(eager, net, path, out, scale, out_size, tile, tile_overlap, sel
     ``force`` the last step refuses a file another run wrote there meanwhile (``atomic_write(replace=False)``)."""
     from PIL import Image
 
-    from paddle_sr.runtime import memory
     from paddle_sr.core.files import atomic_write
+    from paddle_sr.runtime import memory
     from paddle_sr.runtime.tiling import output_size, super_resolve
 
     try:

@@ -9,7 +9,7 @@ Each ``Entry`` names one file as its authors publish it (URL, sha256 of that fil
 repository and licence) and the registered model, scale and constructor arguments it fits, with the
 paper's PSNR/SSIM rows and where they come from. ``weights_path(id)`` returns a converted
 ``.pdparams``: the raw file is downloaded once into ``HOME/downloads`` (resumable, atomic, checksum
-verified by ``paddle_sr.download``; a mismatch is kept as ``*.bad`` and refused), then converted
+verified by ``paddle_sr.core.download``; a mismatch is kept as ``*.bad`` and refused), then converted
 without PyTorch (``paddle_sr.convert``) into ``HOME/pretrained/<id>.pdparams``.
 
 ``HOME`` is ``$PADDLE_SR_HOME`` or ``~/.cache/paddle_sr``. Offline, or with the files at hand (an

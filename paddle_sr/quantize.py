@@ -7,14 +7,12 @@ How it calibrates and what it quantizes: ``paddle_sr.runtime.quantize`` (shown u
 """
 
 import argparse
-
 import os
-
-
 
 from paddle_sr.core.errors import SRError, cli_main
 from paddle_sr.runtime import quantize as quantize_lib
 from paddle_sr.runtime.quantize import calibration_crops, quantize_onnx
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m paddle_sr.quantize", description=__doc__.split("\n\n")[0],

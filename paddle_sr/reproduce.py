@@ -22,12 +22,12 @@ import argparse
 import os
 
 from paddle_sr.core.download import home
-from paddle_sr.models import pretrained
-from paddle_sr.weights import catalogue
-from paddle_sr.core.files import check_writable
-from paddle_sr.models.resolve import model_for_weights
 from paddle_sr.core.errors import SRError, cli_main
+from paddle_sr.core.files import check_writable
+from paddle_sr.models import pretrained
+from paddle_sr.models.resolve import model_for_weights
 from paddle_sr.runtime.scoring import evaluate, protocol_line
+from paddle_sr.weights import catalogue
 
 SETS = ("Set5", "Set14", "B100", "Urban100")
 # Models whose official test code works on a double-precision Y channel (see the module docstring).

@@ -1,10 +1,10 @@
 """python -m paddle_sr.train RECIPE [--key=value ...] — one iteration-based training loop for every recipe.
 
-Recipes and options: ``paddle_sr/configs.py`` (``--help``; ``RECIPE --help`` shows a recipe's values). A
+Recipes and options: ``paddle_sr/training/recipes.py`` (``--help``; ``RECIPE --help`` shows a recipe's values). A
 run lives in ``output/<run>/``: ``config.json`` (the resolved recipe); ``Model.pdparams`` (latest) and
 ``Best.pdparams`` (best validation PSNR on the first validation set), weights only (the EMA weights with
 ``--ema``); ``state.pdstate`` (every trained network with its optimizer and LR schedule, iteration, best
-score, RNG states, EMA, AMP loss scale; ``paddle_sr.checkpoint``); ``vdl/`` (VisualDL: losses, lr,
+score, RNG states, EMA, AMP loss scale; ``paddle_sr.training.run``); ``vdl/`` (VisualDL: losses, lr,
 validation PSNR/SSIM per set next to bicubic, sample SR images).
 
 Every file is written atomically, the state file first. Rerunning the same command resumes from it; the
@@ -42,19 +42,19 @@ if __name__ == "__main__" and not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "paddle_sr"
 
-from paddle_sr.training import recipes as configs, losses
-from paddle_sr.training.data import describe_training_set, training_set
 from paddle_sr import data, models  # noqa: E402
-from paddle_sr.training.run import RunLock, open_run, resume, warm_start, write_checkpoint
-from paddle_sr.weights.run_folder import BEST, COMPARISON, CONFIG, LAST, LOG_DIR, STATE
-from paddle_sr.core.files import atomic_write, check_writable
 from paddle_sr.core.errors import SRError, StopSignals, cli_main  # noqa: E402
-from paddle_sr.runtime.scoring import score_sets, validation_sets  # noqa: E402
-from paddle_sr.models.common import set_mean_shift_trainable  # noqa: E402
+from paddle_sr.core.files import atomic_write, check_writable
 from paddle_sr.image.io import set_max_pixels  # noqa: E402
+from paddle_sr.models.common import set_mean_shift_trainable  # noqa: E402
 from paddle_sr.models.esrgan import UnitRangeVGGStyleDiscriminator  # noqa: E402
 from paddle_sr.models.srresnet import SRGANDiscriminator  # noqa: E402
-
+from paddle_sr.runtime.scoring import score_sets, validation_sets  # noqa: E402
+from paddle_sr.training import losses
+from paddle_sr.training import recipes as configs
+from paddle_sr.training.data import describe_training_set, training_set
+from paddle_sr.training.run import RunLock, open_run, resume, warm_start, write_checkpoint
+from paddle_sr.weights.run_folder import BEST, COMPARISON, CONFIG, LAST, LOG_DIR, STATE
 
 # ------------------------------------------------------------------------------------------------
 # Set-up: device, networks, optimizers, data
@@ -442,10 +442,10 @@ def log_step(writer, bar, it, start, cfg, loss, values, current_lr):
 
 def write_comparison(cfg, run_dir, val_sets):
     """show_image of the first validation image: LR / bicubic / SR (Best.pdparams) / HR with PSNR/SSIM."""
-    from paddle_sr.weights.state import load_weights
     from paddle_sr.apps.viz import show_image
+    from paddle_sr.models.resolve import model_for_weights
 
-    best = load_weights(build_model(cfg), os.path.join(run_dir, BEST))
+    best = model_for_weights(cfg.model, cfg.scale, os.path.join(run_dir, BEST), config=dataclasses.asdict(cfg))
     _, lr, hr, gray_file = val_sets[0][1][0]
     path = os.path.join(run_dir, COMPARISON)
     # the run's own figure, redrawn by every run that ends (a resumed or extended run replaces it)

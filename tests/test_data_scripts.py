@@ -200,7 +200,7 @@ def test_no_network_is_one_clear_line_and_exit_2(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot download DIV2K_valid_HR.zip from 127.0.0.1")
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot download DIV2K_valid_HR.zip from http://127.0.0.1:{port}/")
     assert "Traceback" not in r.stderr and "internet connection" in lines[0]
 
 

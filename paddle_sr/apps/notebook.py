@@ -1,6 +1,6 @@
 """Reading a run folder back, for the notebooks: the model it trained, its curves, the benchmark sets.
 
-    from paddle_sr.notebook import load_run, plot_curves, find_benchmarks
+    from paddle_sr.apps.notebook import load_run, plot_curves, find_benchmarks
     model = load_run("output/rdn_x4")                  # config.json's model with Best.pdparams
     plot_curves("output/rdn_x4", save="curves.png", force=True)    # loss and validation PSNR from the VisualDL logs
     sets = find_benchmarks(["Set5", "Set14"])          # $PADDLE_SR_BENCHMARKS or data/benchmarks

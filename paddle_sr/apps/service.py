@@ -7,7 +7,7 @@ checkpoint of ``paddle_sr.pretrained`` that works offline here: converted alread
 registered model with a weights file path is ``Choice.custom(name, scale, path)``.
 
 ``load_model`` keeps ONE model in memory (the last one asked for; a run's ``Best.pdparams`` that
-changed on disk is read again). ``upscale`` runs it with ``inference.super_resolve``'s automatic,
+changed on disk is read again). ``upscale`` runs it with ``tiling.super_resolve``'s automatic,
 memory-bounded tiling and a ``progress(done, total)`` callback; ``degrade_restore`` makes an LR from
 an image the benchmark way and scores the SR against it exactly as ``python -m paddle_sr.evaluate``
 does (HR modcrop, MATLAB bicubic 1/s, SR rounded to uint8, PSNR/SSIM on Y with a border of s, gray
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from paddle_sr.data.datasets import modcrop
-from paddle_sr.image.io import hwc_to_uint8, is_grayscale_file, load_image
 from paddle_sr.core.errors import SRError
+from paddle_sr.data.datasets import modcrop
 from paddle_sr.image.imresize import imresize
+from paddle_sr.image.io import hwc_to_uint8, is_grayscale_file, load_image
+from paddle_sr.models.resolve import BICUBIC
 
 DEFAULT_MAX_PIXELS = 4_200_000  # input pixels the app accepts: a 2000x2000 photo (4 MP) at x4 fits
 OUTPUT_PIXELS_PER_INPUT_LIMIT = 16  # output cap = 16 x max_pixels (x4 of the largest input)
-BICUBIC = "bicubic"
 ARBITRARY_SCALES = (1.5, 8.0)  # the range the app offers an arbitrary-scale model (LIIF)
 
 
@@ -74,8 +74,8 @@ class Choice:
 
 def run_choices(output_dir="output"):
     """Choices for the run folders under ``output_dir`` that hold ``Best.pdparams`` and ``config.json``."""
-    from paddle_sr.weights.run_folder import BEST, run_config
     from paddle_sr.models import names, scales
+    from paddle_sr.weights.run_folder import BEST, run_config
 
     found = []
     paths = sorted(set(glob.glob(os.path.join(os.fspath(output_dir), "*", BEST))
@@ -319,7 +319,8 @@ def degrade(hr, scale):
 def protocol_line(scale, model_name, gray="matlab", max_memory_mb=None):
     """``evaluate``'s protocol line for a degrade-then-restore score (automatic tiles, uint8 SR)."""
     from paddle_sr.runtime.engines import default_engine
-    from paddle_sr.runtime.scoring import protocol, protocol_line as line
+    from paddle_sr.runtime.scoring import protocol
+    from paddle_sr.runtime.scoring import protocol_line as line
 
     return line(protocol(int(scale), model_name=model_name, gray=gray, max_memory_mb=max_memory_mb,
                          engine=default_engine()))

@@ -2,7 +2,7 @@
 
 Panels, left to right: LR (shown at HR size with nearest or bicubic display interpolation), MATLAB
 bicubic x s, each model's SR, HR; PSNR/SSIM in every title (Y channel, ``scale`` pixels of border
-ignored: the benchmark protocol of ``paddle_sr.metrics``). An optional second row zooms into a crop.
+ignored: the benchmark protocol of ``paddle_sr.image.metrics``). An optional second row zooms into a crop.
 
 Fixed from the notebooks: SR is clipped to [-1, 1] and rounded before the uint8 cast (their
 ``np.uint8(x)`` wrapped 1.2 into dark "bright spots"), by the suite's one scoring step
@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
+from paddle_sr.core.errors import SRError
 from paddle_sr.data.datasets import modcrop
 from paddle_sr.image.io import load_image
-from paddle_sr.core.errors import SRError
 
 
 def _as_model(title, m, scale):
@@ -89,8 +89,8 @@ def show_image(lr=None, hr=None, models=None, scale=4, path=None, crop=None, lr_
         show: display inline; default: only inside a Jupyter kernel (there, end the line with ``;``
             when the call is a cell's last line, or Jupyter echoes the returned Figure a second time).
         gray: scoring convention for a grayscale HR file (``None``, ``'matlab'``, ``'basicsr'``; see
-            ``paddle_sr.metrics``).
-        tile: LR tile size for large images (``paddle_sr.inference.super_resolve``).
+            ``paddle_sr.image.metrics``).
+        tile: LR tile size for large images (``paddle_sr.runtime.tiling.super_resolve``).
         force: replace an existing ``save`` file (a notebook re-run redrawing its own figure passes True).
     """
     if save is not None and not force:

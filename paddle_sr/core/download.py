@@ -18,8 +18,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from paddle_sr.core.errors import SRError
 
+from paddle_sr.core.errors import SRError
 
 CHUNK = 1 << 20
 
@@ -118,9 +118,9 @@ def fetch(archive, folder, retries=3, timeout=60, elsewhere=ELSEWHERE):
             have = part.stat().st_size if part.exists() else 0
             if not have or attempt >= retries:
                 host = urllib.parse.urlsplit(archive.url).netloc
-                if not have:
-                    raise SRError(f"cannot download {archive.name} from {host} ({reason}); check the internet "
-                                  f"connection or the URL, or {elsewhere} ({archive.url})") from None
+                if not have:  # the URL once: it names the host too
+                    raise SRError(f"cannot download {archive.name} from {archive.url} ({reason}); check the internet "
+                                  f"connection or the URL, or {elsewhere}") from None
                 raise SRError(f"download of {archive.name} from {host} was interrupted after {human(have)} "
                               f"({reason}); rerun the same command to resume from {part}") from None
             attempt += 1

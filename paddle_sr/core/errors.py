@@ -4,7 +4,7 @@ Command-line entry points catch it, print ``error: <message>`` on one line and e
 so a user never sees a bare traceback for their own input. ``cli_main`` also turns an ``OSError``
 that escapes (disk full, read-only or unwritable folder, a folder where a file was expected) into
 one line naming the file and the fix; tools still check their outputs before the work
-(``paddle_sr.checkpoint.check_writable``) so that no time is wasted on results that cannot be saved.
+(``paddle_sr.core.files.check_writable``) so that no time is wasted on results that cannot be saved.
 """
 import errno
 import signal

@@ -4,7 +4,9 @@ objects), ``atomic_write_json``, and the checks every tool makes before writing 
 """
 import os
 import tempfile
+
 import paddle
+
 from paddle_sr.core.errors import SRError
 
 

@@ -1,19 +1,21 @@
 """Training and validation data: the decoded-image cache, patch datasets (item ``i`` a pure function of
 ``(seed, i)``), the batch stream, a recipe's training set, and validation pairs by the benchmark protocol.
 
-Images are HxWx3 uint8 RGB in memory (``paddle_sr.imageio``); data specifications resolve to files in
-``paddle_sr.sources``; tensors given to models are float32 NCHW in [-1, 1]. The notebooks' ``reader_patch``
-lives in ``paddle_sr.notebook``.
+Images are HxWx3 uint8 RGB in memory (``paddle_sr.image.io``); data specifications resolve to files in
+``paddle_sr.data.sources``; tensors given to models are float32 NCHW in [-1, 1]. The notebooks' ``reader_patch``
+lives in ``paddle_sr.apps.notebook``.
 """
 import hashlib
 import os
 from collections import OrderedDict
+
 import numpy as np
 import paddle
 from PIL import Image, UnidentifiedImageError  # noqa: F401
+
 from paddle_sr.core.errors import SRError
-from paddle_sr.image.io import is_grayscale_file, load_image, open_image, to_tensor_range
 from paddle_sr.data.sources import _lr_files, image_name, resolve_source
+from paddle_sr.image.io import is_grayscale_file, load_image, open_image, to_tensor_range
 
 
 class _ImageCache:

@@ -9,10 +9,11 @@ limit is never changed.
 """
 import os
 import threading
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from paddle_sr.core.errors import SRError
 
+from paddle_sr.core.errors import SRError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -261,7 +262,7 @@ class PngRows:
 
 
 def save_png(img, path, compress_level=6, replace=True):
-    """Write an HxWx3 uint8 array as PNG atomically (``checkpoint.atomic_write``: temporary file in the
+    """Write an HxWx3 uint8 array as PNG atomically (``core.files.atomic_write``: temporary file in the
     same folder, then rename; normal umask permissions). ``compress_level`` 1 is fast for large results.
     ``replace=False``: never replace a file that appeared meanwhile (SRError)."""
     from paddle_sr.core.files import atomic_write

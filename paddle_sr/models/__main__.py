@@ -3,8 +3,8 @@ import argparse
 import sys
 
 from paddle_sr.core.errors import SRError, cli_main
-from paddle_sr.models._registry import count_parameters, names, scales
 from paddle_sr.models._factory import create
+from paddle_sr.models._registry import count_parameters, names, scales
 
 ARBITRARY = (2, 3, 4)  # scales shown for arbitrary-scale models (the count does not depend on it)
 

@@ -6,7 +6,6 @@ tensor (NCHW, [-1, 1]) to SR at ``scale``. Modules are imported explicitly below
 """
 from paddle_sr.core.errors import SRError
 
-
 _REGISTRY = {}
 
 

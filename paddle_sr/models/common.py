@@ -174,7 +174,7 @@ def _bicubic_phase_weights(scale):
 class MatlabBicubicUpsample(nn.Layer):
     """MATLAB ``imresize(x, scale, 'bicubic')`` for an integer ``scale`` as a differentiable layer.
 
-    Input NCHW (any C, H and W >= 2) -> N x C x scale*H x scale*W; equals ``paddle_sr.imresize`` on
+    Input NCHW (any C, H and W >= 2) -> N x C x scale*H x scale*W; equals ``paddle_sr.image.imresize`` on
     float input. MATLAB's cubic (a = -0.5) differs from Paddle's / PyTorch's ``bicubic`` (a = -0.75,
     replicate border), which is why the pre-upsampling models cannot use ``F.interpolate``: their
     weights were trained on MATLAB-upsampled inputs. For an integer scale output pixel

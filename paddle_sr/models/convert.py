@@ -3,7 +3,7 @@
     python -m paddle_sr.convert --model rlfn --scale 4 rlfn_x4.pth output/weights/rlfn_x4.pdparams
 
 What it does, in order:
-1. reads the ``.pth``/``.pt`` with ``paddle_sr.pth.read_pth`` (restricted unpickler, nothing runs);
+1. reads the ``.pth``/``.pt`` with ``paddle_sr.weights.pth.read_pth`` (restricted unpickler, nothing runs);
 2. finds the state dict inside the official layouts: a bare state dict (RLFN, EDSR-PyTorch family),
    nested under ``params_ema`` / ``params`` (BasicSR), ``state_dict`` or ``model``, LIIF's
    ``{'model': {'name', 'args', 'sd'}}``; strips DataParallel's ``module.`` prefix;
@@ -20,16 +20,17 @@ What it does, in order:
 """
 import ast
 import os
+
 import numpy as np
 import paddle
 import paddle.nn as nn
-from paddle_sr.models import _registry
-from paddle_sr.core.files import atomic_save, check_writable
-from paddle_sr.weights.state import check_state_dict
+
 from paddle_sr.core.errors import SRError
+from paddle_sr.core.files import atomic_save, check_writable
+from paddle_sr.models import _registry
 from paddle_sr.weights.matconvnet import check_geometry, is_mat_file, read_dagnn
 from paddle_sr.weights.pth import read_pth
-
+from paddle_sr.weights.state import check_state_dict
 
 # Range the official weights work on, per registered model, and the models whose checkpoints share
 # a key layout (tried when a file does not fit, to name the one it does fit).

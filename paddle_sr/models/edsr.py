@@ -18,12 +18,12 @@ Differences from the paper / official code:
   ``models/edsr.py``), whose encoder has no tail and skips the mean shift in ``forward``
   (the ``sub_mean``/``add_mean`` parameters stay in the state dict, as there).
 - The official ``load_state_dict`` silently skips mismatching ``tail`` weights (to fine-tune x2 ->
-  x4); here a mismatch is an error (``checkpoint.check_state_dict``).
+  x4); here a mismatch is an error (``weights.state.check_state_dict``).
 """
 import paddle.nn as nn
 
 from paddle_sr.models._registry import register
-from paddle_sr.models.common import SRModel, MeanShift, Upsampler, default_conv, init_like_torch
+from paddle_sr.models.common import MeanShift, SRModel, Upsampler, default_conv, init_like_torch
 
 
 class ResBlock(nn.Layer):

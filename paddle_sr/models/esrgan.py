@@ -27,9 +27,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_sr.core.errors import SRError
 from paddle_sr.models._registry import register
 from paddle_sr.models.common import SRModel, init_like_torch
-from paddle_sr.core.errors import SRError
 
 
 def _kaiming_scaled(conv, scale=0.1):

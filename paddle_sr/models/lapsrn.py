@@ -24,7 +24,7 @@ Cb/Cr are upsampled with MATLAB bicubic (``common.sr_on_y``), exactly as ``SR_La
 input is treated as Y. ``n_colors=3`` builds an RGB variant (not in the paper).
 
 Official weights: ``python -m paddle_sr.convert --model lapsrn --scale 2 LapSRN_x2.mat OUT.pdparams``
-reads the MatConvNet DagNN file (``paddle_sr.matconvnet``) and checks each layer's stride / pad / crop
+reads the MatConvNet DagNN file (``paddle_sr.weights.matconvnet``) and checks each layer's stride / pad / crop
 against this port: the official files have exactly this structure (3x3 convs pad [1 1 1 1]; upconv 3x3,
 upsample 2, crop [0 1 0 1]; img_up 4x4, upsample 2, crop [1 1 1 1]; LeakyReLU 0.2), so nothing was
 changed. Set5 (x2 / x4 / x8): 37.517 / 31.539 / 26.143 dB by the official test_LapSRN.m protocol
@@ -48,9 +48,9 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddle_sr.models._registry import register
-from paddle_sr.models.common import SRModel, MatlabBicubicUpsample, rgb_to_ycbcr, ycbcr_to_rgb
 from paddle_sr.core.errors import SRError
+from paddle_sr.models._registry import register
+from paddle_sr.models.common import MatlabBicubicUpsample, SRModel, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 def bilinear_kernel(k=4):

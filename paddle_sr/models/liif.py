@@ -34,11 +34,11 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_sr.core.errors import SRError
 from paddle_sr.models._registry import register
 from paddle_sr.models.common import SRModel, init_like_torch
 from paddle_sr.models.edsr import EDSR
 from paddle_sr.models.rdn import RDN
-from paddle_sr.core.errors import SRError
 
 
 class MLP(nn.Layer):

@@ -4,6 +4,7 @@ into ``$PADDLE_SR_HOME/pretrained/<id>.pdparams``), ``load`` puts it into a mode
 paddle_sr.pretrained`` lists and prefetches them; ``models.create(name, scale, pretrained=True)`` uses it.
 """
 import os
+
 from paddle_sr.core.errors import SRError
 from paddle_sr.models.convert import convert
 from paddle_sr.weights import catalogue

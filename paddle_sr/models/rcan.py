@@ -19,12 +19,12 @@ Differences from the paper / official code:
   residual is added unscaled); this port has no ``res_scale`` argument rather than one that does
   nothing.
 - The official ``load_state_dict`` (strict=False by default) ignores unknown keys and skips
-  mismatching ``tail`` weights; here a mismatch is an error (``checkpoint.check_state_dict``).
+  mismatching ``tail`` weights; here a mismatch is an error (``weights.state.check_state_dict``).
 """
 import paddle.nn as nn
 
 from paddle_sr.models._registry import register
-from paddle_sr.models.common import SRModel, MeanShift, Upsampler, default_conv, init_like_torch
+from paddle_sr.models.common import MeanShift, SRModel, Upsampler, default_conv, init_like_torch
 
 
 class CALayer(nn.Layer):

@@ -8,8 +8,10 @@ Converted official weights also carry the model's ``value_range`` buffer (see ``
 import os
 
 from paddle_sr.core.errors import SRError
-from paddle_sr.weights.state import load_weights
+from paddle_sr.models._factory import create
+from paddle_sr.models._registry import scales
 from paddle_sr.weights.run_folder import BEST, CONFIG, LAST, official_id, run_config
+from paddle_sr.weights.state import load_weights
 
 BICUBIC = "bicubic"  # the baseline of evaluate / the app: no model, no weights
 
@@ -26,8 +28,6 @@ def is_bicubic(name, weights=None):
 def fixed_scale(name, scale, given="--scale "):
     """``scale`` as an int for a fixed-scale model (SRError for a non-integer or missing one); an
     arbitrary-scale model's scale unchanged. ``given`` prefixes the scale in the message."""
-    from paddle_sr.models._registry import scales
-
     supported = scales(name)  # SRError naming the known models
     if supported is None:
         return scale
@@ -58,9 +58,6 @@ def model_for_weights(name, scale, weights, config=None, model_kwargs=None):
     ``weights='official'`` (or ``'official:ID'``) takes the authors' released checkpoint
     (``paddle_sr.pretrained``: downloaded once, verified, converted and cached).
     """
-    from paddle_sr.models._factory import create
-    from paddle_sr.models._registry import scales
-
     ident = official_id(weights)
     if ident is not None:
         if model_kwargs:

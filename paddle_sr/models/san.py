@@ -36,7 +36,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from paddle_sr.models._registry import register
-from paddle_sr.models.common import SRModel, MeanShift, Upsampler, default_conv, init_like_torch
+from paddle_sr.models.common import MeanShift, SRModel, Upsampler, default_conv, init_like_torch
 
 SOCA_CROP = 1000  # official: covariance of at most the central 1000 x 1000 pixels
 

@@ -27,9 +27,9 @@ Differences from the paper / notebook:
 import paddle
 import paddle.nn as nn
 
+from paddle_sr.core.errors import SRError
 from paddle_sr.models._registry import register
 from paddle_sr.models.common import SRModel
-from paddle_sr.core.errors import SRError
 
 
 def _act(act, channels, prelu):

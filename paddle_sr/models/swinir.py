@@ -36,9 +36,9 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from paddle_sr.core.errors import SRError
 from paddle_sr.models._registry import register
 from paddle_sr.models.common import SRModel, init_like_torch
-from paddle_sr.core.errors import SRError
 
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 

@@ -26,8 +26,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddle_sr.weights.state import read_state_dict
 from paddle_sr.core.errors import SRError
+from paddle_sr.weights.state import read_state_dict
 
 BLOCKS = (2, 2, 4, 4, 4)  # convolutions per block, VGG19 (config E)
 CHANNELS = (64, 128, 256, 512, 512)
@@ -80,14 +80,6 @@ def download(url, dest, md5=None, timeout=30):
         set_aside(dest)
     file = SimpleNamespace(name=os.path.basename(dest), url=url, size=None, sha256=None, md5=md5)
     return os.fspath(fetch(file, os.path.dirname(os.path.abspath(dest)), timeout=timeout))
-
-
-def _failure(url, error):
-    """``error`` of fetching ``url`` naming the URL once (core.download names its host and then the URL)."""
-    from urllib.parse import urlsplit
-
-    text = str(error).replace(f" from {urlsplit(url).netloc}", "")
-    return text if url in text else f"{text} ({url})"
 
 
 class ConvBlock(nn.Layer):
@@ -161,7 +153,7 @@ class VGG19FeatureExtractor(nn.Layer):
             try:
                 download(url, path, md5)
             except SRError as e:
-                failures.append(_failure(url, e))
+                failures.append(str(e))
                 continue
             try:
                 return read_state_dict(path), path

@@ -3,7 +3,9 @@
 ``inference_threads`` for one call.
 """
 import os
+
 import paddle
+
 from paddle_sr.core.errors import SRError
 
 
@@ -66,7 +68,7 @@ def use_threads(n=None):
     OMP_NUM_THREADS=1 when it is unset), so on a 2-core machine half of it sat idle. The inference
     tools (predict, evaluate, export) call it through ``use_device(..., threads=True)``; training
     does not (a training step was slower with 2 threads on the loaded 2-core machine,
-    ``benchmarks/README.md``), and ``inference.super_resolve`` sets it for the duration of each
+    ``benchmarks/README.md``), and ``tiling.super_resolve`` sets it for the duration of each
     call (``inference_threads``) when nobody chose. ``$PADDLE_SR_THREADS`` or an explicit
     ``OMP_NUM_THREADS`` wins over the CPU count.
     """

@@ -1,4 +1,4 @@
-"""Which engine runs the network inside ``inference.super_resolve``: eager, Paddle Inference, or 'auto'.
+"""Which engine runs the network inside ``tiling.super_resolve``: eager, Paddle Inference, or 'auto'.
 
 - ``eager``: the ``nn.Layer`` itself. On Paddle 3.0.0's CPU wheel every eager conv is im2col + GEMM
   (never oneDNN; ``benchmarks/README.md``), 3-9x the time of the official PyTorch code.
@@ -13,7 +13,7 @@
   added up, and when the sum (this call included) reaches the export cost, the model is exported:
   at most about twice the best choice in hindsight (the ski-rental rule). So one photo through a
   big model runs exported at once, while the test suite's tiny models stay eager. An export already
-  in the persistent export cache (``paddle_sr.export_cache``, kept across processes) costs only the
+  in the persistent export cache (``paddle_sr.runtime.export_cache``, kept across processes) costs only the
   predictor's creation (``LOAD_S``), so a new process switches at its first real call; and the sum
   of predicted eager seconds is kept there too (calls of at least ``SPENT_SHARE`` of the export cost),
   so one photo per process with RLFN_ntire exports in the second process, not never. Kept eager: the
@@ -33,11 +33,12 @@ hash of every parameter and buffer) or the Paddle device does. ``set_default_eng
 import os
 import warnings
 import weakref
+
 import paddle.nn as nn
+
 from paddle_sr.core.errors import SRError
 from paddle_sr.runtime.facts import fingerprint
 from paddle_sr.runtime.predictor import ExportedEngine, InferenceEngine
-
 
 ENGINE_ENV = "PADDLE_SR_ENGINE"
 
@@ -103,7 +104,7 @@ def resolve_engine(engine=None):
 
 def export_seconds(model, weights=None):
     """Predicted seconds to export ``model`` and create its predictor; with ``weights`` (its fingerprint)
-    and an entry in the export cache (``paddle_sr.export_cache``), only the predictor's creation."""
+    and an entry in the export cache (``paddle_sr.runtime.export_cache``), only the predictor's creation."""
     n = len(model.sublayers())
     if weights is not None and _cached(model, weights):
         return LOAD_S[0] + LOAD_S[1] * n
@@ -209,7 +210,7 @@ def chosen(model):
     return getattr(state.engine, "engine_kind", "inference")
 
 
-ENGINES = ("auto", "eager", "inference", "onnxruntime")  # auto: paddle_sr.engine_choice
+ENGINES = ("auto", "eager", "inference", "onnxruntime")  # auto: paddle_sr.runtime.engines
 
 
 ENGINE_HELP = ("auto (default, or $PADDLE_SR_ENGINE): on the CPU, export once to Paddle Inference (oneDNN, "
@@ -231,7 +232,7 @@ def with_engine(model, engine="eager", weights=None):
     an ``InferenceEngine`` on the current Paddle device: oneDNN on CPU) or 'onnxruntime' (exported to
     ONNX, ``onnx_engine.OnnxEngine`` on the CPU). ``--engine`` of predict/evaluate.
 
-    'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.engine_choice``).
+    'auto' passes the layer through: ``super_resolve`` decides per call (``paddle_sr.runtime.engines``).
     None (bicubic) and an engine over an exported file (``ExportedEngine``) pass through unchanged.
     """
     if check_engine(engine) in ("auto", "eager") or model is None or isinstance(model, (str, ExportedEngine)):

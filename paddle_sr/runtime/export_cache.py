@@ -10,7 +10,7 @@ one folder per entry, named ``<model>_x<scale>-<key>``. The key hashes everythin
 exported program (``facts``): model name, class and constructor arguments, a digest of the layer
 structure (every sublayer's class, ``extra_repr`` and plain attributes, so e.g. EDSR's ``res_scale``
 counts), the source files of the suite's (or the user's) layer classes and of ``export.py``, scale,
-the weights fingerprint (``engine_choice.fingerprint``), Paddle's version and commit, the device kind
+the weights fingerprint (``facts.fingerprint``), Paddle's version and commit, the device kind
 and ``FORMAT`` (bump it when ``export`` writes a different program).
 
 Safety:

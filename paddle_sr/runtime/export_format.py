@@ -17,8 +17,6 @@ from paddle.static import InputSpec
 from paddle_sr.core.errors import SRError
 from paddle_sr.core.files import check_writable, refuse_existing
 
-
-
 META_FILE = "sr_meta.json"
 
 
@@ -50,7 +48,7 @@ def read_meta(folder):
 def weights_meta(model):
     """What an export says about its weights (also in an ONNX export's metadata): ``weights_range``, the
     value range they were trained on (baked into the graph; informative), and ``fingerprint``
-    (``engine_choice.fingerprint``, to tell which weights a file holds)."""
+    (``facts.fingerprint``, to tell which weights a file holds)."""
     from paddle_sr.runtime.facts import fingerprint
 
     vr = getattr(model, "value_range", None)
@@ -68,7 +66,7 @@ def export(model, out, name=None, scale=None, force=False):
     out = os.fspath(out)
     check_writable(out, "export folder", folder=True)
     if not force:
-        refuse_existing(_model_files_in(out), "--force (force=True)", "another --out folder")
+        refuse_existing(model_files_in(out), "--force (force=True)", "another --out folder")
     name = name or getattr(model, "sr_name", type(model).__name__)
     scale = scale if scale is not None else getattr(model, "sr_scale", None)
     model.eval()
@@ -102,6 +100,6 @@ def export(model, out, name=None, scale=None, force=False):
     return out
 
 
-def _model_files_in(out):
+def model_files_in(out):
     """The files of an exported model that ``export`` would replace in folder ``out``."""
     return [os.path.join(out, f) for f in (PREFIX + ".json", PREFIX + ".pdmodel", PREFIX + ".pdiparams", META_FILE)]

@@ -5,9 +5,9 @@ export cache key and export metadata).
 """
 import hashlib
 import weakref
+
 import paddle
 import paddle.nn as nn
-
 
 _PROBE = 32  # LR side of the probe forward
 

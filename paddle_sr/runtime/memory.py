@@ -6,9 +6,9 @@ Parts (bytes; LR = input pixels, OUT = output pixels, window = one tile with its
 - input: 16 per LR pixel (the uint8 RGB, its float32 CHW copy for the model) + 1 with alpha;
 - model: the working memory of one device call (``facts.model_facts``: live layer tensors counted
   twice plus the largest im2col buffer, per LR pixel) for the whole image, or for one window when
-  tiled; the tile plan (``inference._plan``) gets what the budget leaves for it;
+  tiled; the tile plan (``tiling._plan``) gets what the budget leaves for it;
 - output rows: tiles are blended in a strip one window high (float32, plus its shifted copy) and
-  finished rows leave it in blocks of ``inference.ROWS_BLOCK`` pixels to the PNG encoder
+  finished rows leave it in blocks of ``tiling.ROWS_BLOCK`` pixels to the PNG encoder
   (``imageio.PngRows``, one block and zlib's window): no full-size float canvas exists; an untiled
   image holds its whole float32 output (counted in "model");
 - alpha: the bicubic upscaled alpha channel, 2 per OUT pixel (PIL's image and its array);
@@ -53,10 +53,10 @@ def estimate(model, lr_hw, out_hw, tile=None, tile_overlap=None, max_memory_mb=N
     ``max_memory_mb`` given: the whole call must fit it, so the tiles get what the other parts leave.
     ``canvas``: the result is kept as a uint8 array (the app) instead of streamed to a file.
     ``call_mb``: the tiles' budget when ``max_memory_mb`` is not given (the app's ``--max-memory``, which
-    bounds one device call there); None: ``inference.memory_budget_mb``'s default.
+    bounds one device call there); None: ``tiling.memory_budget_mb``'s default.
     """
-    from paddle_sr.runtime.tiling import ROWS_BLOCK, _plan, default_overlap
     from paddle_sr.runtime.facts import model_facts
+    from paddle_sr.runtime.tiling import ROWS_BLOCK, _plan, default_overlap
 
     h, w = lr_hw
     oh, ow = out_hw

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from paddle_sr.runtime.predictor import ExportedEngine
 from paddle_sr.core.errors import SRError
+from paddle_sr.runtime.predictor import ExportedEngine
 
 INSTALL_HINT = "pip install onnxruntime (or pip install -r requirements-onnx.txt)"
 
@@ -39,13 +39,13 @@ class OnnxEngine(ExportedEngine):
     """Run an ONNX SR export with ONNX Runtime (CPU).
 
     Args:
-        path: ``.onnx`` file written by ``paddle_sr.onnx_export.export_onnx`` (or ``paddle_sr.quantize``).
+        path: ``.onnx`` file written by ``paddle_sr.runtime.onnx_export.export_onnx`` (or ``paddle_sr.quantize``).
         threads: intra-op threads (default ``engine.thread_count()``).
         expect: optional (model name, scale): an SRError when the file's metadata names another model
             or scale (an ONNX file from another model).
     """
 
-    engine_kind = "onnxruntime"  # what engine_choice.chosen reports
+    engine_kind = "onnxruntime"  # what engines.chosen reports
 
     def __init__(self, path, threads=None, expect=None):
         from paddle_sr.runtime.device import thread_count

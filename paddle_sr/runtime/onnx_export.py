@@ -7,7 +7,7 @@ input ``lr`` NCHW float32 in [-1, 1] with dynamic batch, height and width, outpu
 (the weights' own value range is baked in, as in the Paddle export). ``metadata_props`` carry what
 ``sr_meta.json`` carries for a Paddle export, plus what a deployer needs to check a file:
 ``sr_model``, ``sr_scale``, ``sr_input`` / ``sr_output`` (layout and value range), ``sr_weights_range``
-(the range the weights were trained on, informative), ``sr_fingerprint`` (``engine_choice.fingerprint``
+(the range the weights were trained on, informative), ``sr_fingerprint`` (``facts.fingerprint``
 of the weights), ``sr_paddle``, ``sr_paddle2onnx``. ``read_onnx_meta(path)`` returns them as a dict.
 
 Not exportable to ONNX (``NOT_EXPORTABLE``, refused with one SRError naming ``--format paddle`` or
@@ -15,7 +15,7 @@ eager instead): LIIF (its fixed-scale renderer's coordinate query does not conve
 ONNX either: the query step would have to be re-implemented outside the file), SAN and IGNN
 (operators paddle2onnx or ONNX Runtime lack). Every other registered model converts.
 Needs ``paddle2onnx`` (``pip install paddle2onnx``);
-running the file needs only ``onnxruntime`` (``paddle_sr.onnx_engine``, ``examples/onnx_upscale.py``).
+running the file needs only ``onnxruntime`` (``paddle_sr.runtime.onnx_engine``, ``examples/onnx_upscale.py``).
 """
 import os
 import tempfile

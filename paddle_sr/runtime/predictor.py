@@ -14,19 +14,13 @@ runs most kernels on one core; the predictor runs the whole graph in C++ with on
 """
 import os
 import signal
+
 import numpy as np
 import paddle
+
 from paddle_sr.core.errors import SRError
-from paddle_sr.runtime.export_format import model_files, read_meta
 from paddle_sr.runtime.device import default_device, thread_count
-
-
-
-
-
-
-
-
+from paddle_sr.runtime.export_format import model_files, read_meta
 
 
 class ExportedEngine:
@@ -98,8 +92,8 @@ class InferenceEngine(ExportedEngine):
         """The predictor of eager ``model`` (weights loaded); kwargs as ``__init__``.
 
         With ``cache`` (the default) the export is looked up in, or written to, the persistent export
-        cache (``paddle_sr.export_cache``: ``$PADDLE_SR_HOME/exports``), so a later process loads it
-        instead of exporting; ``weights``: the model's ``engine_choice.fingerprint`` when the caller has
+        cache (``paddle_sr.runtime.export_cache``: ``$PADDLE_SR_HOME/exports``), so a later process loads it
+        instead of exporting; ``weights``: the model's ``facts.fingerprint`` when the caller has
         it. Without a cache (``cache=False``, ``PADDLE_SR_EXPORT_CACHE=off``, or a folder that cannot
         be written) the export goes to a temporary folder, removed once the predictor has read it.
         This is what ``--engine inference`` in predict/evaluate does. Ctrl-C (SIGINT) waits for the export
@@ -108,8 +102,8 @@ class InferenceEngine(ExportedEngine):
         """
         import tempfile
 
-        from paddle_sr.runtime import export_cache
         from paddle_sr.core.errors import StopSignals
+        from paddle_sr.runtime import export_cache
         from paddle_sr.runtime import export_format as export_module
 
         facts = None

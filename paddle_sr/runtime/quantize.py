@@ -22,9 +22,10 @@ opt-in: the PSNR cost per model is in the README (``benchmarks/onnx_int8.py``, x
 """
 import os
 import tempfile
-import numpy as np
-from paddle_sr.core.errors import SRError
 
+import numpy as np
+
+from paddle_sr.core.errors import SRError
 
 PERCENTILE = 99.99  # activation range: this percentile of |values| over the crops (see the module docstring)
 

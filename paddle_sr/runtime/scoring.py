@@ -11,15 +11,15 @@ is fed unrounded. ``score_image`` is the step every tool scores with: evaluate, 
 the app and ``show_image``.
 """
 import os
+
 import numpy as np
-from paddle_sr.data.datasets import modcrop
-from paddle_sr.image.io import is_grayscale_file, list_images, load_image, save_png, to_uint8
+
 from paddle_sr.core.errors import SRError
+from paddle_sr.data.datasets import modcrop
 from paddle_sr.image.imresize import imresize
+from paddle_sr.image.io import is_grayscale_file, list_images, load_image, save_png, to_uint8
 from paddle_sr.image.metrics import GRAY_CONVENTIONS, psnr, ssim
-
-
-BICUBIC = "bicubic"
+from paddle_sr.models.resolve import BICUBIC
 
 
 def resolve_set(path):
@@ -43,7 +43,7 @@ def protocol(scale, *, model_name, gray="matlab", y_channel=True, crop_border=No
              tile=None, tile_overlap=None, float_output=False, engine=None, max_memory_mb=None, lr_float=False):
     """The evaluation protocol as a dict (stored in the results next to the numbers).
 
-    ``tile_overlap`` None: the model's own default overlap (``paddle_sr.inference``)."""
+    ``tile_overlap`` None: the model's own default overlap (``paddle_sr.runtime.tiling``)."""
     return {"model": model_name, "scale": scale,
             "hr": f"top-left modcrop to a multiple of {scale}",
             "lr": f"MATLAB bicubic imresize(hr, 1/{scale}) (antialiased cubic a=-0.5)"
@@ -69,7 +69,7 @@ def protocol_line(p):
 
 
 def inference_options(tile=None, tile_overlap=None, max_memory_mb=None):
-    """Keyword arguments for ``inference.super_resolve`` from ``--tile/--tile-overlap/--max-memory``.
+    """Keyword arguments for ``tiling.super_resolve`` from ``--tile/--tile-overlap/--max-memory``.
 
     ``None`` means "the default of ``super_resolve``" (automatic tiles, the model's own overlap) and
     is left out; bad values fail here, before any work.
@@ -115,8 +115,8 @@ def score_image(model, lr, hr, scale, *, gray=None, y_channel=True, crop_border=
 
     ``evaluate``, ``reproduce``, training validation, the notebooks and the app all score through it.
     ``model`` None is MATLAB-bicubic; ``gray`` is the convention for an image that is grayscale in its
-    file (None for a colour one; see ``paddle_sr.metrics``); SR is uint8 unless ``float_output``.
-    ``progress(done, total)``: called after each tile (``inference.super_resolve``).
+    file (None for a colour one; see ``paddle_sr.image.metrics``); SR is uint8 unless ``float_output``.
+    ``progress(done, total)``: called after each tile (``tiling.super_resolve``).
     """
     sr = super_resolve_image(model, lr, scale, float_output=float_output, self_ensemble=self_ensemble, tile=tile,
                              tile_overlap=tile_overlap, max_memory_mb=max_memory_mb, progress=progress)
@@ -168,10 +168,10 @@ def evaluate(model, scale, data_dirs, *, gray="matlab", y_channel=True, crop_bor
     ``lr_float``: the LR is MATLAB ``imresize`` of the double image, not rounded to uint8 (the test code
     of the MATLAB-era Y-channel models, e.g. LapSRN's ``test_LapSRN.m``).
 
-    ``engine``: 'auto' (None: the process default), 'eager' or 'inference' (``paddle_sr.engine_choice``:
+    ``engine``: 'auto' (None: the process default), 'eager' or 'inference' (``paddle_sr.runtime.engines``:
     the model exported once and run by Paddle Inference, oneDNN on CPU, within 2e-3 of eager on the
     0-255 scale; 'auto' uses it once it pays for the export); tiles and self-ensemble go through it.
-    ``tile``/``tile_overlap``/``max_memory_mb`` None: ``inference.super_resolve``'s defaults.
+    ``tile``/``tile_overlap``/``max_memory_mb`` None: ``tiling.super_resolve``'s defaults.
     ``save_dir`` is checked for writability before any image is processed, and a PNG already there is
     refused unless ``force`` (``--force``).
 
@@ -240,8 +240,8 @@ def _recorded_overlap(model, tile, tile_overlap):
 
 def _with_engine(model, engine):
     """(the model as the engine runs it, the engine's name for the protocol)."""
-    from paddle_sr.runtime.predictor import InferenceEngine
     from paddle_sr.runtime.engines import resolve_engine, with_engine
+    from paddle_sr.runtime.predictor import InferenceEngine
 
     engine = resolve_engine(engine)
     model = with_engine(model, engine)

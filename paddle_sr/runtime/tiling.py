@@ -37,20 +37,21 @@ up to 12/10 (0.5 % / 0.7 %). Auto-tiling only tiles RLFN above about 0.37 MP LR 
 
 Output: ``super_resolve(..., rows=f)`` hands the result out as finished row blocks (tiles blend in a
 strip one window high), so a caller can write it without a full-size float copy; ``predict`` streams
-them into the PNG and plans the whole call's memory first (``paddle_sr.memory``).
+them into the PNG and plans the whole call's memory first (``paddle_sr.runtime.memory``).
 
 Too small: an image (or explicit tile) with a side under the model's minimum (``min_side``: RLFN 11,
 SwinIR 4, the bicubic pre-upsampling models 2, found by tiny forwards) is an ``SRError``.
 """
 import math
 import os
+
 import numpy as np
 import paddle
-from paddle_sr.runtime.engines import ENGINE_ENV, default_engine, engine_for, set_default_engine  # noqa: F401 (API)
+
 from paddle_sr.core.errors import SRError
 from paddle_sr.image.io import to_tensor_range
+from paddle_sr.runtime.engines import ENGINE_ENV, default_engine, engine_for, set_default_engine  # noqa: F401 (API)
 from paddle_sr.runtime.facts import _PROBE, min_side, model_facts, model_name
-
 
 # The 8 dihedral transforms of the self-ensemble (Lim et al., EDSR "+", Sec. 4.4): (flip, rot90 k).
 ENSEMBLE = [(f, k) for f in (False, True) for k in range(4)]
@@ -352,7 +353,7 @@ def super_resolve(model, lr, scale, tile=None, tile_overlap=None, self_ensemble=
         out_size: (H', W') instead of ``scale`` (arbitrary-scale models).
         max_memory_mb: working-memory budget of one device call (``memory_budget_mb``).
         progress: called as ``progress(done, total)`` after each tile batch (tiled runs only).
-        engine: 'auto', 'eager' or 'inference' (``paddle_sr.engine_choice``): 'inference' runs the same
+        engine: 'auto', 'eager' or 'inference' (``paddle_sr.runtime.engines``): 'inference' runs the same
             network exported once and cached, by Paddle Inference (oneDNN on CPU; within 2e-3 of eager on
             0-255, ``tests/test_engine_choice.py``); 'auto' picks it on the CPU once it pays for its export;
             None: ``default_engine()`` ('auto' unless set).

@@ -2,7 +2,9 @@
 names its download command), ``describe_training_set`` says what a run trains on and what the paper used.
 """
 import os
+
 from PIL import Image, UnidentifiedImageError  # noqa: F401
+
 from paddle_sr.core.errors import SRError
 from paddle_sr.data.datasets import LiifPatchDataset, PatchDataset
 

@@ -3,15 +3,14 @@
 ``write_checkpoint`` / ``resume`` / ``warm_start`` and the repairs on resume.
 """
 import os
+
 import paddle
+
 from paddle_sr.core.errors import SRError
 from paddle_sr.core.files import atomic_save
-from paddle_sr.weights.state import check_state_dict, read_state_dict
 from paddle_sr.weights import run_folder
 from paddle_sr.weights.run_folder import BEST, LAST, SRRESNET, STATE, WEIGHT_FILES
-
-
-
+from paddle_sr.weights.state import check_state_dict, read_state_dict
 
 # A run folder with other values of these keys holds a different model: never resume into it.
 IDENTITY_KEYS = ("model", "model_kwargs", "scale")

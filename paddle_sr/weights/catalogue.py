@@ -6,9 +6,10 @@ networks: ``models.pretrained``.
 """
 import os
 from dataclasses import dataclass, field
+
 from paddle_sr.core import download
-from paddle_sr.core.errors import SRError
 from paddle_sr.core.download import home
+from paddle_sr.core.errors import SRError
 
 
 @dataclass(frozen=True)

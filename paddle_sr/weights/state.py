@@ -5,7 +5,9 @@
 Converted official weights also carry the model's ``value_range`` buffer (see ``models.common``).
 """
 import os
+
 import paddle
+
 from paddle_sr.core.errors import SRError
 from paddle_sr.weights.run_folder import BEST, LAST, STATE
 
